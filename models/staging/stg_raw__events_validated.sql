@@ -1,0 +1,156 @@
+{#
+    Every raw event row, parsed and judged exactly once. A row that breaks a
+    rule carries the first rule it breaks as reject_reason (the catalogue is
+    the seed reject_reasons). stg_raw__events and stg_raw__events_rejected
+    split this model on reject_reason, so accepted + rejected = raw holds by
+    construction.
+
+    Duplicates are decided among otherwise valid rows and without regard to
+    file order, so a later batch gives the same answer as one big file: of
+    rows sharing an event_id the earliest event_at wins, ties broken by the
+    row's content fingerprint.
+#}
+
+{%- set source_relation = source('raw', 'events') -%}
+{%- set file_columns = raw_file_columns(source_relation) -%}
+{%- set as_of_literal = as_of_date_literal() -%}
+{%- set contract = [
+    ('event_id', false),
+    ('user_id', true),
+    ('event_at', true),
+    ('event_type', true),
+    ('item_id', false),
+    ('quantity', false),
+    ('revenue', false),
+    ('session_id', false),
+] -%}
+
+with
+
+raw_rows as (
+    select
+        row_number() over () as raw_row_number,
+        filename as source_file,
+        {%- for column, required in contract %}
+        {{ raw_column(
+            source_relation, column, 'raw_events_columns', required,
+            file_columns
+        ) }} as raw_{{ column }},
+        {%- endfor %}
+    from {{ source_relation }}
+),
+
+event_types as (
+    select * from {{ ref('event_types') }}
+),
+
+parsed as (
+    select
+        raw_rows.*,
+        event_types.event_type,
+        event_types.is_item_event,
+        trim(raw_rows.raw_user_id) as user_id,
+        trim(raw_rows.raw_item_id) as item_id,
+        nullif(trim(raw_rows.raw_session_id), '') as session_id,
+        {{ parse_timestamp_utc('raw_rows.raw_event_at') }} as event_at,
+        {{ parse_integer('raw_rows.raw_quantity') }} as parsed_quantity,
+        {{ parse_decimal('raw_rows.raw_revenue') }} as parsed_revenue,
+        md5(concat_ws(
+            '|',
+            coalesce(raw_rows.raw_event_id, '<null>'),
+            coalesce(raw_rows.raw_user_id, '<null>'),
+            coalesce(raw_rows.raw_event_at, '<null>'),
+            coalesce(raw_rows.raw_event_type, '<null>'),
+            coalesce(raw_rows.raw_item_id, '<null>'),
+            coalesce(raw_rows.raw_quantity, '<null>'),
+            coalesce(raw_rows.raw_revenue, '<null>'),
+            coalesce(raw_rows.raw_session_id, '<null>')
+        )) as row_fingerprint
+    from raw_rows
+    left join event_types
+        on lower(trim(raw_rows.raw_event_type)) = event_types.raw_event_type
+),
+
+judged as (
+    select
+        *,
+        case
+            when {{ is_blank_id('raw_user_id') }}
+                then 'missing_user_id'
+            when raw_event_at is null or trim(raw_event_at) = ''
+                then 'missing_event_at'
+            when event_at is null
+                then 'unparseable_event_at'
+            {%- if as_of_literal is not none %}
+            when event_at >= {{ as_of_literal }} + interval 1 day
+                then 'after_as_of_date'
+            {%- else %}
+            when event_at > {{ utc_now() }}
+                + interval {{ var('future_tolerance_hours', 24) }} hour
+                then 'event_at_in_future'
+            {%- endif %}
+            when event_type is null
+                then 'unknown_event_type'
+            when is_item_event and {{ is_blank_id('raw_item_id') }}
+                then 'missing_item_id'
+            when trim(coalesce(raw_quantity, '')) != ''
+                and parsed_quantity is null
+                then 'invalid_quantity'
+            when trim(coalesce(raw_revenue, '')) != ''
+                and parsed_revenue is null
+                then 'invalid_revenue'
+            when event_type in ('purchase', 'refund')
+                and (parsed_quantity < 0 or parsed_revenue < 0)
+                then 'negative_amount'
+        end as invalid_reason,
+        coalesce(
+            nullif(trim(raw_event_id), ''),
+            'derived-' || substr(row_fingerprint, 1, 24)
+        ) as event_id
+    from parsed
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by row_fingerprint
+            order by raw_row_number
+        ) as fingerprint_copy,
+        case when invalid_reason is null then row_number() over (
+            partition by invalid_reason is null, event_id
+            order by event_at, row_fingerprint, raw_row_number
+        ) end as event_id_copy
+    from judged
+),
+
+final as (
+    select
+        raw_row_number,
+        source_file,
+        raw_event_id,
+        raw_user_id,
+        raw_event_at,
+        raw_event_type,
+        raw_item_id,
+        raw_quantity,
+        raw_revenue,
+        raw_session_id,
+        event_id,
+        user_id,
+        session_id,
+        case when is_item_event then item_id end as item_id,
+        event_type,
+        coalesce(parsed_quantity, 1) as quantity,
+        parsed_revenue as revenue,
+        event_at,
+        row_fingerprint,
+        case
+            when invalid_reason is not null then invalid_reason
+            when fingerprint_copy > 1 then 'exact_duplicate'
+            when event_id_copy > 1 then 'duplicate_event_id'
+        end as reject_reason
+    from ranked
+)
+
+select * from final
