@@ -1,0 +1,48 @@
+"""Turn whatever a dbt adapter hands a Python model into Arrow or pandas.
+
+dbt-duckdb gives a DuckDB relation; Spark gives a Spark DataFrame; Snowpark
+gives its own DataFrame. The model functions of this package only see pandas
+frames, so the engine that fed them does not matter.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+log = logging.getLogger(__name__)
+
+
+def to_arrow(data: Any) -> pa.Table:
+    """Arrow table from a DuckDB relation, an Arrow table or reader, or pandas."""
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatchReader):
+        return data.read_all()
+    if isinstance(data, pd.DataFrame):
+        return pa.Table.from_pandas(data, preserve_index=False)
+    for method in ("fetch_arrow_table", "to_arrow_table", "toArrow"):
+        if hasattr(data, method):
+            return getattr(data, method)()
+    if hasattr(data, "toPandas"):
+        return pa.Table.from_pandas(data.toPandas(), preserve_index=False)
+    if hasattr(data, "to_pandas"):
+        return pa.Table.from_pandas(data.to_pandas(), preserve_index=False)
+    raise TypeError(
+        f"Cannot read a {type(data).__name__} as a table: expected a DuckDB "
+        "relation, an Arrow table, a pandas DataFrame or a Spark/Snowpark "
+        "DataFrame."
+    )
+
+
+def to_pandas(data: Any) -> pd.DataFrame:
+    """pandas DataFrame through Arrow, keeping text ids as Python strings."""
+    if isinstance(data, pd.DataFrame):
+        return data
+    table = to_arrow(data)
+    frame = table.to_pandas()
+    log.debug("read %d rows x %d columns", len(frame), frame.shape[1])
+    return frame

@@ -1,0 +1,101 @@
+"""Project vars as the Python models see them.
+
+The dbt YAML of each Python model passes the project vars as one JSON text
+(config key `ulm_settings`); `from_json` turns it into typed settings with
+the same defaults as dbt_project.yml.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+_NONE_WORDS = {"", "none", "null"}
+
+
+def _optional(value: Any) -> Any:
+    if value is None or (
+        isinstance(value, str) and value.strip().lower() in _NONE_WORDS
+    ):
+        return None
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    churn_horizon_days: int = 30
+    churn_lookback_days: int = 90
+    churn_training_cutoffs: int = 6
+    holdout_days: int = 30
+    segments_k: int | str = "auto"
+    similar_items_k: int = 20
+    recommendations_n: int = 10
+    cf_min_support: int = 2
+    cf_half_life_days: float | None = None
+    interaction_weights: dict[str, float] = field(
+        default_factory=lambda: {
+            "view": 1.0,
+            "add_to_cart": 3.0,
+            "purchase": 5.0,
+            "rating": 3.0,
+            "refund": -5.0,
+        }
+    )
+    random_seed: int = 42
+
+
+def from_json(text: str | None) -> Settings:
+    """Typed settings from the JSON text of the vars; unknown keys are ignored."""
+    raw = json.loads(text) if text else {}
+    defaults = Settings()
+    segments_k = _optional(raw.get("segments_k", defaults.segments_k)) or "auto"
+    if str(segments_k).strip().lower() != "auto":
+        try:
+            segments_k = int(segments_k)
+        except ValueError as error:
+            raise ValueError(
+                f"var segments_k must be a whole number or 'auto', got {segments_k!r}"
+            ) from error
+        if segments_k < 1:
+            raise ValueError(f"var segments_k must be at least 1, got {segments_k}")
+    else:
+        segments_k = "auto"
+    half_life = _optional(raw.get("cf_half_life_days"))
+    weights = raw.get("interaction_weights") or defaults.interaction_weights
+    return Settings(
+        churn_horizon_days=int(raw.get("churn_horizon_days", 30)),
+        churn_lookback_days=int(raw.get("churn_lookback_days", 90)),
+        churn_training_cutoffs=int(raw.get("churn_training_cutoffs", 6)),
+        holdout_days=int(raw.get("holdout_days", 30)),
+        segments_k=segments_k,
+        similar_items_k=int(raw.get("similar_items_k", 20)),
+        recommendations_n=int(raw.get("recommendations_n", 10)),
+        cf_min_support=int(raw.get("cf_min_support", 2)),
+        cf_half_life_days=float(half_life) if half_life is not None else None,
+        interaction_weights={str(k): float(v) for k, v in weights.items()},
+        random_seed=int(raw.get("random_seed", 42)),
+    )
+
+
+def from_dbt(dbt: Any) -> Settings:
+    """Settings of a running dbt Python model, with logging switched on."""
+    configure_logging()
+    return from_json(dbt.config.get("ulm_settings"))
+
+
+def configure_logging() -> None:
+    """Send this package's log lines to stderr once, so dbt's console shows them."""
+    package_log = logging.getLogger("ulm")
+    if any(getattr(h, "_ulm", False) for h in package_log.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("ulm %(name)s: %(message)s"))
+    handler._ulm = True  # type: ignore[attr-defined]
+    package_log.addHandler(handler)
+    package_log.setLevel(logging.INFO)
+    package_log.propagate = False
