@@ -11,33 +11,12 @@
     row's content fingerprint.
 #}
 
-{%- set source_relation = source('raw', 'events') -%}
-{%- set file_columns = raw_file_columns(source_relation) -%}
 {%- set as_of_literal = as_of_date_literal() -%}
-{%- set contract = [
-    ('event_id', false),
-    ('user_id', true),
-    ('event_at', true),
-    ('event_type', true),
-    ('item_id', false),
-    ('quantity', false),
-    ('revenue', false),
-    ('session_id', false),
-] -%}
 
 with
 
 raw_rows as (
-    select
-        row_number() over () as raw_row_number,
-        filename as source_file,
-        {%- for column, required in contract %}
-        {{ raw_column(
-            source_relation, column, 'raw_events_columns', required,
-            file_columns
-        ) }} as raw_{{ column }},
-        {%- endfor %}
-    from {{ source_relation }}
+    select * from {{ ref('stg_raw__events_mapped') }}
 ),
 
 event_types as (

@@ -1,0 +1,39 @@
+{#
+    The raw events file in the input contract, every column as text: each
+    contract column comes from var raw_events_columns, else from the file's
+    column of the same name, else null when optional (macro raw_column). A
+    required column that cannot be found stops the build with a message
+    naming the file, the column and the var to set. A view: it only renames.
+#}
+
+{{ config(materialized='view') }}
+
+{%- set source_relation = source('raw', 'events') -%}
+{%- set file_columns = raw_file_columns(source_relation) -%}
+{%- set contract = [
+    ('event_id', false),
+    ('user_id', true),
+    ('event_at', true),
+    ('event_type', true),
+    ('item_id', false),
+    ('quantity', false),
+    ('revenue', false),
+    ('session_id', false),
+] -%}
+
+with
+
+raw_rows as (
+    select
+        row_number() over () as raw_row_number,
+        filename as source_file,
+        {%- for column, required in contract %}
+        {{ raw_column(
+            source_relation, column, 'raw_events_columns', required,
+            file_columns
+        ) }} as raw_{{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ source_relation }}
+)
+
+select * from raw_rows
