@@ -6,6 +6,8 @@
     file order.
 #}
 
+{{ config(materialized='view') }}
+
 with
 
 events as (

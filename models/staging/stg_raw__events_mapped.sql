@@ -3,7 +3,8 @@
     contract column comes from var raw_events_columns, else from the file's
     column of the same name, else null when optional (macro raw_column). A
     required column that cannot be found stops the build with a message
-    naming the file, the column and the var to set. A view: it only renames.
+    naming the file, the column and the var to set. raw_row_number counts
+    rows within each file, from 1, in file order. A view: it only renames.
 #}
 
 {{ config(materialized='view') }}
@@ -23,9 +24,9 @@
 
 with
 
-raw_rows as (
+scanned as (
     select
-        row_number() over () as raw_row_number,
+        row_number() over () as scan_row_number,
         filename as source_file,
         {%- for column, required in contract %}
         {{ raw_column(
@@ -34,6 +35,15 @@ raw_rows as (
         ) }} as raw_{{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
     from {{ source_relation }}
+),
+
+raw_rows as (
+    select
+        * exclude (scan_row_number),
+        scan_row_number
+        - min(scan_row_number) over (partition by source_file)
+        + 1 as raw_row_number
+    from scanned
 )
 
 select * from raw_rows

@@ -6,16 +6,29 @@
     construction.
 
     Duplicates are decided among otherwise valid rows and without regard to
-    file order, so a later batch gives the same answer as one big file: of
-    rows sharing an event_id the earliest event_at wins, ties broken by the
-    row's content fingerprint.
+    load order: of exact copies the first (by file name, then row) is kept;
+    of rows sharing an event_id the earliest event_at wins, ties broken by
+    the row's content fingerprint.
+
+    Incremental: a run reads only files it has not seen (by file name), and
+    re-ranks them together with the stored rows that share an event_id or a
+    fingerprint with them, so a duplicate across batches is caught and the
+    result equals a full refresh on all files. A file is read once: a file
+    changed in place needs --full-refresh.
 #}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['source_file', 'raw_row_number'],
+    on_schema_change='fail',
+) }}
 
 {%- set as_of_literal = as_of_date_literal() -%}
 
 with
 
-raw_rows as (
+mapped as (
     select * from {{ ref('stg_raw__events_mapped') }}
 ),
 
@@ -23,36 +36,61 @@ event_types as (
     select * from {{ ref('event_types') }}
 ),
 
+new_rows as (
+    select * from mapped
+    {%- if is_incremental() %}
+    where source_file not in (select distinct source_file from {{ this }})
+    {%- endif %}
+),
+
 parsed as (
     select
-        raw_rows.*,
+        new_rows.*,
         event_types.event_type,
         event_types.is_item_event,
-        trim(raw_rows.raw_user_id) as user_id,
-        trim(raw_rows.raw_item_id) as item_id,
-        nullif(trim(raw_rows.raw_session_id), '') as session_id,
-        {{ parse_timestamp_utc('raw_rows.raw_event_at') }} as event_at,
-        {{ parse_integer('raw_rows.raw_quantity') }} as parsed_quantity,
-        {{ parse_decimal('raw_rows.raw_revenue') }} as parsed_revenue,
+        trim(new_rows.raw_user_id) as user_id,
+        trim(new_rows.raw_item_id) as item_id,
+        nullif(trim(new_rows.raw_session_id), '') as session_id,
+        {{ parse_timestamp_utc('new_rows.raw_event_at') }} as event_at,
+        {{ parse_integer('new_rows.raw_quantity') }} as parsed_quantity,
+        {{ parse_decimal('new_rows.raw_revenue') }} as parsed_revenue,
         md5(concat_ws(
             '|',
-            coalesce(raw_rows.raw_event_id, '<null>'),
-            coalesce(raw_rows.raw_user_id, '<null>'),
-            coalesce(raw_rows.raw_event_at, '<null>'),
-            coalesce(raw_rows.raw_event_type, '<null>'),
-            coalesce(raw_rows.raw_item_id, '<null>'),
-            coalesce(raw_rows.raw_quantity, '<null>'),
-            coalesce(raw_rows.raw_revenue, '<null>'),
-            coalesce(raw_rows.raw_session_id, '<null>')
+            coalesce(new_rows.raw_event_id, '<null>'),
+            coalesce(new_rows.raw_user_id, '<null>'),
+            coalesce(new_rows.raw_event_at, '<null>'),
+            coalesce(new_rows.raw_event_type, '<null>'),
+            coalesce(new_rows.raw_item_id, '<null>'),
+            coalesce(new_rows.raw_quantity, '<null>'),
+            coalesce(new_rows.raw_revenue, '<null>'),
+            coalesce(new_rows.raw_session_id, '<null>')
         )) as row_fingerprint
-    from raw_rows
+    from new_rows
     left join event_types
-        on lower(trim(raw_rows.raw_event_type)) = event_types.raw_event_type
+        on lower(trim(new_rows.raw_event_type)) = event_types.raw_event_type
 ),
 
 judged as (
     select
-        *,
+        source_file,
+        raw_row_number,
+        raw_event_id,
+        raw_user_id,
+        raw_event_at,
+        raw_event_type,
+        raw_item_id,
+        raw_quantity,
+        raw_revenue,
+        raw_session_id,
+        coalesce(
+            nullif(trim(raw_event_id), ''),
+            'derived-' || substr(row_fingerprint, 1, 24)
+        ) as event_id,
+        user_id,
+        session_id,
+        case when is_item_event then item_id end as item_id,
+        event_type,
+        row_fingerprint,
         case
             when {{ is_blank_id('raw_user_id') }}
                 then 'missing_user_id'
@@ -82,11 +120,22 @@ judged as (
                 and (parsed_quantity < 0 or parsed_revenue < 0)
                 then 'negative_amount'
         end as invalid_reason,
-        coalesce(
-            nullif(trim(raw_event_id), ''),
-            'derived-' || substr(row_fingerprint, 1, 24)
-        ) as event_id
+        coalesce(parsed_quantity, 1) as quantity,
+        parsed_revenue as revenue,
+        event_at
     from parsed
+),
+
+candidates as (
+    select * from judged
+    {%- if is_incremental() %}
+    union all
+    select * exclude (reject_reason)
+    from {{ this }}
+    where
+        event_id in (select judged.event_id from judged)
+        or row_fingerprint in (select judged.row_fingerprint from judged)
+    {%- endif %}
 ),
 
 ranked as (
@@ -94,36 +143,18 @@ ranked as (
         *,
         row_number() over (
             partition by row_fingerprint
-            order by raw_row_number
+            order by source_file, raw_row_number
         ) as fingerprint_copy,
-        case when invalid_reason is null then row_number() over (
+        row_number() over (
             partition by invalid_reason is null, event_id
-            order by event_at, row_fingerprint, raw_row_number
-        ) end as event_id_copy
-    from judged
+            order by event_at, row_fingerprint, source_file, raw_row_number
+        ) as event_id_copy
+    from candidates
 ),
 
 final as (
     select
-        raw_row_number,
-        source_file,
-        raw_event_id,
-        raw_user_id,
-        raw_event_at,
-        raw_event_type,
-        raw_item_id,
-        raw_quantity,
-        raw_revenue,
-        raw_session_id,
-        event_id,
-        user_id,
-        session_id,
-        case when is_item_event then item_id end as item_id,
-        event_type,
-        coalesce(parsed_quantity, 1) as quantity,
-        parsed_revenue as revenue,
-        event_at,
-        row_fingerprint,
+        * exclude (fingerprint_copy, event_id_copy),
         case
             when invalid_reason is not null then invalid_reason
             when fingerprint_copy > 1 then 'exact_duplicate'

@@ -112,6 +112,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -125,6 +126,7 @@ from sklearn.ensemble import (
     HistGradientBoostingRegressor,
 )
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+from threadpoolctl import threadpool_limits
 
 log = logging.getLogger(__name__)
 
@@ -132,10 +134,11 @@ DEFAULT_HORIZON_DAYS = 30
 DEFAULT_LOOKBACK_DAYS = 90
 DEFAULT_N_CUTOFFS = 6
 DEFAULT_MIN_TRAINING_ROWS = 200
-DEFAULT_MAX_TRAINING_ROWS = 200_000
+DEFAULT_MAX_TRAINING_ROWS = 100_000
 DEFAULT_BGNBD_MAX_USERS = 100_000
 MIN_HISTORY_FRACTION_OF_LOOKBACK = 1 / 3
 PURCHASE_RECENCY_CAP_DAYS = 365
+LONGEST_WINDOW_DAYS = 90
 RISK_BAND_MEDIUM_FROM = 0.3
 RISK_BAND_HIGH_FROM = 0.6
 MIN_DRIVER_CONTRIBUTION = 0.01
@@ -143,6 +146,9 @@ RECENCY_BUCKET_EDGES = (0, 1, 3, 7, 14, 30, 60, 90)
 RECENCY_PRIOR_WEIGHT = 5.0
 BGNBD_PENALIZER = 0.001
 CALIBRATION_FOLDS = 3
+BOOSTING_ITERATIONS = 60
+BOOSTING_LEARNING_RATE = 0.15
+BOOSTING_MAX_LEAF_NODES = 15
 
 DAILY_COLUMNS = (
     "user_id",
@@ -296,57 +302,66 @@ def _prepare_daily(daily: pd.DataFrame, last_day: int | None = None) -> _DailyAr
 # features and labels
 
 
+def _empty_snapshot() -> _Snapshot:
+    return _Snapshot(
+        user_codes=np.empty(0, dtype=np.int64),
+        features={f: np.empty(0) for f in FEATURE_COLUMNS},
+    )
+
+
 def _snapshot(data: _DailyArrays, cutoff_day: int, lookback_days: int) -> _Snapshot:
-    before = data.day < cutoff_day
-    code = data.user_code[before]
-    day = data.day[before]
-    if len(day) == 0:
-        return _Snapshot(
-            user_codes=np.empty(0, dtype=np.int64),
-            features={f: np.empty(0) for f in FEATURE_COLUMNS},
-        )
-    new_group = np.ones(len(code), dtype=bool)
-    new_group[1:] = code[1:] != code[:-1]
-    group_of_row = np.cumsum(new_group) - 1
-    group_last_day = day[np.r_[np.flatnonzero(new_group)[1:] - 1, len(day) - 1]]
-    eligible_group = group_last_day >= cutoff_day - lookback_days
-    rows = eligible_group[group_of_row]
-
-    code, day = code[rows], day[rows]
-    counts = {c: v[before][rows] for c, v in data.counts.items()}
-    net = data.net_revenue[before][rows]
-    if len(day) == 0:
-        return _Snapshot(
-            user_codes=np.empty(0, dtype=np.int64),
-            features={f: np.empty(0) for f in FEATURE_COLUMNS},
-        )
-    starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
+    before = np.flatnonzero(data.day < cutoff_day)
+    if len(before) == 0:
+        return _empty_snapshot()
+    code, day = data.user_code[before], data.day[before]
+    is_start = np.ones(len(code), dtype=bool)
+    is_start[1:] = code[1:] != code[:-1]
+    starts = np.flatnonzero(is_start)
     ends = np.r_[starts[1:], len(day)] - 1
-    n_users = len(starts)
-    group = np.repeat(np.arange(n_users), np.diff(np.r_[starts, len(day)]))
-    last_observed = cutoff_day - 1
+    eligible = day[ends] >= cutoff_day - lookback_days
+    if not eligible.any():
+        return _empty_snapshot()
 
-    def window_sum(values: np.ndarray | None, window_days: int) -> np.ndarray:
-        inside = day >= cutoff_day - window_days
-        weights = None if values is None else values[inside]
-        return np.bincount(group[inside], weights=weights, minlength=n_users)
+    # rows of eligible users only; `group` numbers eligible users 0..n-1
+    group_of_row = np.cumsum(is_start) - 1
+    keep = eligible[group_of_row]
+    rows = before[keep]
+    group = (np.cumsum(eligible) - 1)[group_of_row[keep]]
+    starts, ends = starts[eligible], ends[eligible]
+    n_users = len(starts)
+    last_observed = cutoff_day - 1
+    first_day, last_day = day[starts], day[ends]
+
+    # every fixed window is at most LONGEST_WINDOW_DAYS long: sum within it
+    in_window = data.day[rows] >= cutoff_day - LONGEST_WINDOW_DAYS
+    window_rows, window_group = rows[in_window], group[in_window]
+    window_day = data.day[window_rows]
+
+    def window_sum(column: str | None, window_days: int) -> np.ndarray:
+        inside = window_day >= cutoff_day - window_days
+        if column is None:
+            weights = None
+        elif column == "net_revenue":
+            weights = data.net_revenue[window_rows[inside]]
+        else:
+            weights = data.counts[column][window_rows[inside]]
+        return np.bincount(window_group[inside], weights=weights, minlength=n_users)
 
     def as_int(values: np.ndarray) -> np.ndarray:
         return np.rint(values).astype(np.int64)
 
-    first_day, last_day = day[starts], day[ends]
     lifetime_active_days = (ends - starts + 1).astype(np.int64)
     days_since_last_active = (last_observed - last_day).astype(np.int64)
-    tenure_days = (last_observed - first_day).astype(np.int64)
     active_30 = as_int(window_sum(None, 30))
-    active_60 = as_int(window_sum(None, 60))
-    purchases_90 = as_int(window_sum(counts["purchases"], 90))
-    carts_90 = as_int(window_sum(counts["add_to_carts"], 90))
+    active_31_to_60 = as_int(window_sum(None, 60)) - active_30
+    purchases_90 = as_int(window_sum("purchases", 90))
+    carts_90 = as_int(window_sum("add_to_carts", 90))
 
-    purchase_rows = counts["purchases"] > 0
-    last_purchase = np.full(n_users, np.iinfo(np.int64).min // 2, dtype=np.int64)
+    purchases = data.counts["purchases"][rows]
+    bought = purchases > 0
+    last_purchase = np.full(n_users, last_observed - PURCHASE_RECENCY_CAP_DAYS)
     # rows are sorted by day within a user, so the last assignment wins
-    last_purchase[group[purchase_rows]] = day[purchase_rows]
+    last_purchase[group[bought]] = data.day[rows[bought]]
     days_since_purchase = np.minimum(
         last_observed - last_purchase, PURCHASE_RECENCY_CAP_DAYS
     ).astype(np.int64)
@@ -362,22 +377,22 @@ def _snapshot(data: _DailyArrays, cutoff_day: int, lookback_days: int) -> _Snaps
         "active_days_7d": as_int(window_sum(None, 7)),
         "active_days_30d": active_30,
         "active_days_90d": as_int(window_sum(None, 90)),
-        "activity_trend_30d": active_30 - (active_60 - active_30),
-        "events_30d": as_int(window_sum(counts["events"], 30)),
-        "events_90d": as_int(window_sum(counts["events"], 90)),
-        "sessions_30d": as_int(window_sum(counts["sessions"], 30)),
-        "views_30d": as_int(window_sum(counts["views"], 30)),
+        "activity_trend_30d": active_30 - active_31_to_60,
+        "events_30d": as_int(window_sum("events", 30)),
+        "events_90d": as_int(window_sum("events", 90)),
+        "sessions_30d": as_int(window_sum("sessions", 30)),
+        "views_30d": as_int(window_sum("views", 30)),
         "add_to_carts_90d": carts_90,
         "purchases_90d": purchases_90,
-        "refunds_90d": as_int(window_sum(counts["refunds"], 90)),
-        "distinct_items_90d": as_int(window_sum(counts["distinct_items"], 90)),
-        "revenue_90d": window_sum(net, 90),
+        "refunds_90d": as_int(window_sum("refunds", 90)),
+        "distinct_items_90d": as_int(window_sum("distinct_items", 90)),
+        "revenue_90d": window_sum("net_revenue", 90),
         "cart_to_purchase_ratio_90d": purchases_90 / np.maximum(carts_90, 1),
         "days_since_last_purchase": days_since_purchase,
-        "tenure_days": tenure_days,
+        "tenure_days": (last_observed - first_day).astype(np.int64),
         "lifetime_active_days": lifetime_active_days,
-        "lifetime_purchases": as_int(np.bincount(group, counts["purchases"], n_users)),
-        "lifetime_net_revenue": np.bincount(group, net, n_users),
+        "lifetime_purchases": as_int(np.bincount(group, purchases, n_users)),
+        "lifetime_net_revenue": np.bincount(group, data.net_revenue[rows], n_users),
         "mean_gap_days": gaps,
     }
     return _Snapshot(user_codes=code[starts], features=features)
@@ -645,9 +660,9 @@ def _fit_classifier(
     features: np.ndarray, labels: np.ndarray, seed: int
 ) -> CalibratedClassifierCV:
     booster = HistGradientBoostingClassifier(
-        max_iter=150,
-        learning_rate=0.1,
-        max_leaf_nodes=31,
+        max_iter=BOOSTING_ITERATIONS,
+        learning_rate=BOOSTING_LEARNING_RATE,
+        max_leaf_nodes=BOOSTING_MAX_LEAF_NODES,
         min_samples_leaf=40,
         l2_regularization=1.0,
         early_stopping=False,
@@ -665,9 +680,9 @@ def _fit_regressor(
 ) -> HistGradientBoostingRegressor:
     model = HistGradientBoostingRegressor(
         loss="poisson",
-        max_iter=150,
-        learning_rate=0.1,
-        max_leaf_nodes=31,
+        max_iter=BOOSTING_ITERATIONS,
+        learning_rate=BOOSTING_LEARNING_RATE,
+        max_leaf_nodes=BOOSTING_MAX_LEAF_NODES,
         min_samples_leaf=40,
         l2_regularization=1.0,
         early_stopping=False,
@@ -944,12 +959,17 @@ def occlusion_contributions(
     if len(features) == 0:
         return np.empty(0), np.empty((0, features.shape[1]))
     probability = model.predict_proba(features)[:, 1]
-    contributions = np.empty_like(features)
-    occluded = features.copy()
+    contributions = np.zeros_like(features)
     for j in range(features.shape[1]):
+        # users already at the reference value contribute exactly 0
+        changed = features[:, j] != reference[j]
+        if not changed.any():
+            continue
+        occluded = features[changed]
         occluded[:, j] = reference[j]
-        contributions[:, j] = probability - model.predict_proba(occluded)[:, 1]
-        occluded[:, j] = features[:, j]
+        contributions[changed, j] = (
+            probability[changed] - model.predict_proba(occluded)[:, 1]
+        )
     return probability, contributions
 
 
@@ -993,6 +1013,78 @@ def _empty_scores() -> pd.DataFrame:
     )
 
 
+def _production_churn(
+    production: pd.DataFrame,
+    labelled: pd.DataFrame,
+    scoring: pd.DataFrame,
+    horizon_days: int,
+    seed: int,
+    min_training_rows: int,
+) -> tuple[np.ndarray, dict[str, np.ndarray], str, str]:
+    """Probability, drivers, variant and status note for the scored users."""
+    recency = scoring["days_since_last_active"].to_numpy()
+    problem = _classifier_problem(production, min_training_rows)
+    if problem:
+        note = f"fallback: {problem}"
+        log.warning("churn model: %s", note)
+        probability = _baseline_probability(recency, labelled, horizon_days)
+        first_driver = np.where(
+            recency > 0,
+            "days_since_last_active=" + recency.astype(str).astype(object),
+            None,
+        )
+        no_driver = np.full(len(scoring), None, dtype=object)
+        drivers = {
+            "driver_1": first_driver,
+            "driver_2": no_driver,
+            "driver_3": no_driver,
+        }
+        return probability, drivers, "baseline_recency", note
+
+    model = _fit_classifier(_matrix(production), production["churned"].to_numpy(), seed)
+    reference = np.median(_matrix(production), axis=0)
+    scoring_matrix = _matrix(scoring)
+    probability, contributions = occlusion_contributions(
+        model, scoring_matrix, reference
+    )
+    drivers = _driver_columns(scoring_matrix, contributions)
+    n_cutoffs = production["cutoff"].nunique()
+    note = f"ok: trained on {len(production)} rows from {n_cutoffs} cutoffs"
+    return probability, drivers, "classifier", note
+
+
+def _production_revenue(
+    production: pd.DataFrame,
+    scoring: pd.DataFrame,
+    previous_revenue: np.ndarray,
+    seed: int,
+    min_training_rows: int,
+) -> tuple[np.ndarray, str, str]:
+    """Predicted revenue, variant and status note for the scored users."""
+    problem = _regressor_problem(production, min_training_rows)
+    if problem:
+        note = f"fallback: {problem}"
+        log.warning("revenue model: %s", note)
+        return np.clip(previous_revenue, 0.0, None), "previous_window", note
+    model = _fit_regressor(
+        _matrix(production), production["future_revenue"].to_numpy(), seed
+    )
+    predicted = (
+        np.clip(model.predict(_matrix(scoring)), 0.0, None)
+        if len(scoring)
+        else np.empty(0)
+    )
+    return predicted, "regressor", f"ok: trained on {len(production)} rows"
+
+
+def _empty_result(reason: str) -> ChurnResult:
+    log.warning("churn scoring skipped: %s", reason)
+    metrics: list[dict] = []
+    _add_metrics(metrics, "churn", "none", {"status": np.nan}, reason)
+    _add_metrics(metrics, "predicted_revenue", "none", {"status": np.nan}, reason)
+    return ChurnResult(scores=_empty_scores(), metrics=_metrics_frame(metrics))
+
+
 def score_churn(
     daily: pd.DataFrame,
     as_of_date: date | datetime | str | pd.Timestamp | None,
@@ -1005,19 +1097,17 @@ def score_churn(
     *,
     max_training_rows: int = DEFAULT_MAX_TRAINING_ROWS,
     bgnbd_max_users: int = DEFAULT_BGNBD_MAX_USERS,
+    n_threads: int | None = None,
 ) -> ChurnResult:
     """Churn probability, risk band, drivers and predicted revenue per user.
 
     ``as_of_date`` None means the last activity date in ``daily``.
+    ``n_threads`` caps the OpenMP threads of the boosted models (None: the
+    library default, all cores); 1 is much faster on a machine whose cores are
+    busy with other work.
     """
-    metrics: list[dict] = []
     if daily is None or len(daily) == 0:
-        reason = "empty input: no activity rows"
-        log.warning("churn scoring skipped: %s", reason)
-        _add_metrics(metrics, "churn", "none", {"status": np.nan}, reason)
-        _add_metrics(metrics, "predicted_revenue", "none", {"status": np.nan}, reason)
-        return ChurnResult(scores=_empty_scores(), metrics=_metrics_frame(metrics))
-
+        return _empty_result("empty input: no activity rows")
     if as_of_date is None:
         as_of_date = pd.to_datetime(daily["activity_date"]).max()
     as_of_day = _to_day(as_of_date)
@@ -1030,11 +1120,39 @@ def score_churn(
         len(np.unique(data.user_code)),
     )
     if data.n_rows == 0:
-        reason = "empty input: no activity on or before as_of_date"
-        _add_metrics(metrics, "churn", "none", {"status": np.nan}, reason)
-        _add_metrics(metrics, "predicted_revenue", "none", {"status": np.nan}, reason)
-        return ChurnResult(scores=_empty_scores(), metrics=_metrics_frame(metrics))
+        return _empty_result("empty input: no activity on or before as_of_date")
+    threads = (
+        nullcontext()
+        if n_threads is None
+        else threadpool_limits(limits=n_threads, user_api="openmp")
+    )
+    with threads:
+        return _score(
+            data,
+            as_of_day,
+            horizon_days,
+            lookback_days,
+            n_cutoffs,
+            cutoff_step_days,
+            seed,
+            min_training_rows,
+            max_training_rows,
+            bgnbd_max_users,
+        )
 
+
+def _score(
+    data: _DailyArrays,
+    as_of_day: int,
+    horizon_days: int,
+    lookback_days: int,
+    n_cutoffs: int,
+    cutoff_step_days: int | None,
+    seed: int,
+    min_training_rows: int,
+    max_training_rows: int,
+    bgnbd_max_users: int,
+) -> ChurnResult:
     cutoffs = training_cutoffs(
         _day_to_timestamp(int(data.day.min())),
         _day_to_timestamp(as_of_day),
@@ -1060,7 +1178,7 @@ def score_churn(
         int((rows["churned"] == 0).sum()),
     )
 
-    # holdout evaluation on the latest labelled cutoff
+    metrics: list[dict] = []
     evaluation_day = None if evaluation_cutoff is None else _to_day(evaluation_cutoff)
     holdout_train = _sample_rows(
         rows[rows["cutoff"].isin(holdout_train_cutoffs)].reset_index(drop=True),
@@ -1083,78 +1201,35 @@ def score_churn(
         holdout_train, holdout_test, evaluation_day, seed, min_training_rows, metrics
     )
 
-    # production models on every labelled cutoff
     production = _sample_rows(rows, max_training_rows, seed)
     scoring_day = as_of_day + 1
     snap = _snapshot(data, scoring_day, lookback_days)
     scoring = _snapshot_frame(data, snap)
-    scoring_matrix = _matrix(scoring)
-    recency = scoring["days_since_last_active"].to_numpy()
     log.info(
         "scoring cutoff %s: %d eligible users",
         _day_to_timestamp(scoring_day).date(),
         len(scoring),
     )
+    empty_note = "" if len(scoring) else "; no eligible users at the scoring cutoff"
 
-    churn_problem = _classifier_problem(production, min_training_rows)
-    if churn_problem:
-        variant = "baseline_recency"
-        churn_note = f"fallback: {churn_problem}"
-        probability = _baseline_probability(recency, rows, horizon_days)
-        first_driver = np.where(
-            recency > 0,
-            "days_since_last_active=" + recency.astype(str).astype(object),
-            None,
-        )
-        drivers = {
-            "driver_1": first_driver,
-            "driver_2": np.full(len(scoring), None, dtype=object),
-            "driver_3": np.full(len(scoring), None, dtype=object),
-        }
-        log.warning("churn model: %s", churn_note)
-    else:
-        variant = "classifier"
-        churn_note = (
-            f"ok: trained on {len(production)} rows from {len(cutoffs)} cutoffs"
-        )
-        model = _fit_classifier(
-            _matrix(production), production["churned"].to_numpy(), seed
-        )
-        reference = np.median(_matrix(production), axis=0)
-        probability, contributions = occlusion_contributions(
-            model, scoring_matrix, reference
-        )
-        drivers = _driver_columns(scoring_matrix, contributions)
-    if len(scoring) == 0:
-        churn_note += "; no eligible users at the scoring cutoff"
-    _add_metrics(metrics, "churn", variant, {"status": len(production)}, churn_note)
-
-    revenue_problem = _regressor_problem(production, min_training_rows)
-    if revenue_problem:
-        revenue_variant = "previous_window"
-        revenue_note = f"fallback: {revenue_problem}"
-        _, previous = _window_totals(
-            data, snap.user_codes, scoring_day - horizon_days, scoring_day
-        )
-        predicted_revenue = np.clip(previous, 0.0, None)
-        log.warning("revenue model: %s", revenue_note)
-    else:
-        revenue_variant = "regressor"
-        revenue_note = f"ok: trained on {len(production)} rows"
-        regressor = _fit_regressor(
-            _matrix(production), production["future_revenue"].to_numpy(), seed
-        )
-        predicted_revenue = (
-            np.clip(regressor.predict(scoring_matrix), 0.0, None)
-            if len(scoring)
-            else np.empty(0)
-        )
+    probability, drivers, variant, churn_note = _production_churn(
+        production, rows, scoring, horizon_days, seed, min_training_rows
+    )
+    _add_metrics(
+        metrics, "churn", variant, {"status": len(production)}, churn_note + empty_note
+    )
+    _, previous_revenue = _window_totals(
+        data, snap.user_codes, scoring_day - horizon_days, scoring_day
+    )
+    predicted_revenue, revenue_variant, revenue_note = _production_revenue(
+        production, scoring, previous_revenue, seed, min_training_rows
+    )
     _add_metrics(
         metrics,
         "predicted_revenue",
         revenue_variant,
         {"status": len(production)},
-        revenue_note,
+        revenue_note + empty_note,
     )
 
     if len(scoring) == 0:
@@ -1171,12 +1246,11 @@ def score_churn(
             "model_variant": variant,
         }
     )
-    bands = scores["risk_band"].value_counts()
     log.info(
         "scored %d users (%s): mean churn probability %.3f, bands %s",
         len(scores),
         variant,
         float(scores["churn_probability"].mean()),
-        {k: int(v) for k, v in bands.items()},
+        {k: int(v) for k, v in scores["risk_band"].value_counts().items()},
     )
     return ChurnResult(scores=scores, metrics=_metrics_frame(metrics))

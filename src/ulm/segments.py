@@ -2,19 +2,26 @@
 
 Rules (the dbt docs of ml_user_segments and ml_segment_profiles repeat them):
 
-- Missing values: NaN (and +/-inf) in a feature count as 0. Upstream marts should
-  fill a feature where 0 is not the right "nothing happened" value.
+- Missing values: NaN (and +/-inf) in a feature count as 0, in the model and in
+  the profile statistics. Upstream marts should fill a feature where 0 is not the
+  right "nothing happened" value.
 - Transform: signed log1p, sign(x) * log1p(|x|), tames skew and keeps negative
   values such as net revenue after refunds; then robust scaling per feature,
   (x - median) / IQR. A feature with IQR 0 is only centred, so a constant feature
   becomes all zeros and never NaN or inf.
-- k: a fixed k, or "auto": every k in [k_min, k_max] is fitted on one seeded
-  sample of at most sample_size users and the k with the highest silhouette on
-  that sample wins (the smaller k on a tie). k never exceeds the number of
-  distinct users' feature rows; one distinct row means one segment.
+- Users are put in user_id order first, so the row order of the input does not
+  change any result; every random step uses `seed`.
+- k: a fixed k (an integer or a digit string), or "auto". Auto fits KMeans for
+  every k in [k_min, k_max] on one seeded sample of at most sample_size users and
+  keeps the k with the highest silhouette on that sample (the smaller k on a
+  tie). k never exceeds the number of distinct feature rows: with fewer distinct
+  rows than a fixed k, k becomes that number; auto caps k_max (and k_min) there.
+  One distinct row (one user, or identical users) gives one segment.
 - The final KMeans (k-means++, n_init starts, random_state=seed) is fitted on all
-  users. Users are put in user_id order first, so row order of the input does not
-  change the result.
+  users. distance_to_centroid is the euclidean distance to the user's segment
+  centroid in the scaled space.
+- Silhouette: euclidean in the scaled space, on the same seeded sample; NaN, with
+  a note, when it is not defined (one segment, or as many segments as users).
 - Segment ids: 0..k-1 by descending centroid of SEGMENT_ORDER_FEATURE (the first
   feature when that one is absent), ties by users descending, then by the centroid
   vector compared feature by feature, larger first. The transform is monotonic,
@@ -24,6 +31,10 @@ Rules (the dbt docs of ml_user_segments and ml_segment_profiles repeat them):
   the log-scaled feature. Features whose gap is at least 0.5 are distinctive; the
   one or two largest gaps name the segment with fixed words per feature and
   direction (SEGMENT_NAME_WORDS), "Typical users" when none is distinctive.
+  A low purchase_days whose segment median is 0 reads "non-buyers". Adjectives
+  come first, joined by ", ", then the noun ("users" unless a buyer phrase was
+  picked), e.g. "High-spend frequent buyers", "Dormant, low-engagement users".
+  A feature without its own words reads "high <feature name>" / "low ...".
   A repeated name gets " (2)", " (3)", ... in segment id order.
 """
 
@@ -37,6 +48,7 @@ import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
 from sklearn.preprocessing import RobustScaler
+from threadpoolctl import threadpool_limits
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +95,7 @@ SEGMENT_NAME_WORDS: dict[str, dict[str, tuple[str, bool]]] = {
     },
 }
 
-_SILHOUETTE_CHUNK_ROWS = 256
+_SILHOUETTE_CHUNK_ROWS = 128
 
 
 @dataclass(frozen=True)
@@ -101,12 +113,17 @@ class _KSelection:
     candidate_rows: list[tuple[float, str]]
 
 
+@dataclass(frozen=True)
+class _Clustering:
+    selection: _KSelection
+    labels: np.ndarray
+    centers: np.ndarray
+    inertia: float
+    silhouette: float
+
+
 def signed_log1p(values: np.ndarray) -> np.ndarray:
     return np.sign(values) * np.log1p(np.abs(values))
-
-
-def signed_expm1(values: np.ndarray) -> np.ndarray:
-    return np.sign(values) * np.expm1(np.abs(values))
 
 
 def feature_matrix(
@@ -146,15 +163,17 @@ def silhouette_scores(sample: np.ndarray, label_sets: list[np.ndarray]) -> list[
     for labels, offset in zip(label_sets, offsets[:-1], strict=True):
         membership[np.arange(n_rows), offset + labels] = 1.0
 
+    # Squared distances |a|^2 + |b|^2 - 2ab come out of one product of the
+    # augmented rows [-2a, |a|^2, 1] and [b, 1, |b|^2].
     centred = (sample - sample.mean(axis=0)).astype(np.float32)
-    squared_norms = np.einsum("ij,ij->i", centred, centred)
+    squared_norms = np.einsum("ij,ij->i", centred, centred)[:, None]
+    ones = np.ones((n_rows, 1), dtype=np.float32)
+    left = np.hstack([-2.0 * centred, squared_norms, ones])
+    right = np.hstack([centred, ones, squared_norms])
     distance_sums = np.empty((n_rows, offsets[-1]), dtype=np.float64)
     for start in range(0, n_rows, _SILHOUETTE_CHUNK_ROWS):
         stop = min(start + _SILHOUETTE_CHUNK_ROWS, n_rows)
-        distances = centred[start:stop] @ centred.T
-        distances *= -2.0
-        distances += squared_norms[start:stop, None]
-        distances += squared_norms[None, :]
+        distances = left[start:stop] @ right.T
         np.maximum(distances, 0.0, out=distances)
         distances[np.arange(stop - start), np.arange(start, stop)] = 0.0
         np.sqrt(distances, out=distances)
@@ -198,9 +217,17 @@ def fit_segments(
     *,
     n_init: int = 4,
     order_feature: str = SEGMENT_ORDER_FEATURE,
+    n_threads: int | None = 1,
 ) -> SegmentResult:
+    """Segment users with KMeans (rules in the module docstring).
+
+    n_threads caps the threads of KMeans and BLAS. The default 1 keeps results
+    identical across machines and avoids oversubscription when other models run
+    at the same time; None leaves the libraries' own default (all cores).
+    """
     feature_columns = list(feature_columns)
-    _check_inputs(features, feature_columns, k, k_min, k_max, sample_size, n_init)
+    fixed_k = parse_k(k)
+    _check_inputs(features, feature_columns, k_min, k_max, sample_size, n_init)
 
     user_ids = features["user_id"].astype(str)
     user_order = user_ids.argsort(kind="stable").to_numpy()
@@ -221,26 +248,26 @@ def fit_segments(
     scaled, scaler = transform_features(values)
     distinct_rows = _count_distinct_rows(scaled)
     sample_rows = _sample_rows(n_users, sample_size, seed)
-    sample = scaled[sample_rows]
     log.info(
         "segments: %d distinct feature rows, silhouette sample of %d users",
         distinct_rows,
         len(sample_rows),
     )
 
-    selection = _select_k(sample, distinct_rows, k, k_min, k_max, seed, n_init)
-    log.info("segments: k=%d (%s)", selection.k, selection.note)
-
-    labels, centers, inertia = _fit_final_kmeans(scaled, selection.k, seed, n_init)
     order_column = (
         feature_columns.index(order_feature) if order_feature in feature_columns else 0
     )
-    labels, centers = _renumber_segments(labels, centers, order_column)
+    with threadpool_limits(limits=n_threads):
+        clustering = _cluster_users(
+            scaled, sample_rows, distinct_rows, fixed_k, k_min, k_max, seed, n_init
+        )
+    selection, labels = clustering.selection, clustering.labels
+    labels, centers = _renumber_segments(labels, clustering.centers, order_column)
     distances = np.linalg.norm(scaled - centers[labels], axis=1)
-
-    silhouette = silhouette_scores(sample, [labels[sample_rows]])[0]
-    silhouette_note = _final_silhouette_note(silhouette, selection.k, len(sample_rows))
-    log.info("segments: inertia=%.4f silhouette=%.4f", inertia, silhouette)
+    silhouette = clustering.silhouette
+    silhouette_note = _final_silhouette_note(
+        silhouette, selection.k, _sample_text(len(sample_rows), n_users)
+    )
 
     means, medians = _segment_statistics(values, labels, selection.k)
     names = name_segments(
@@ -272,7 +299,7 @@ def fit_segments(
             ("silhouette", silhouette, silhouette_note),
             (
                 "inertia",
-                inertia,
+                clustering.inertia,
                 "sum of squared distances to the segment centroid, scaled space, "
                 "all users",
             ),
@@ -305,6 +332,17 @@ def name_segments(
         ]
         names.append(_compose_name(phrases))
     return _make_unique(names)
+
+
+def parse_k(k: int | str) -> int | None:
+    """None for "auto", else the positive integer k (digit strings accepted)."""
+    if isinstance(k, str) and k.strip().lower() == "auto":
+        return None
+    if isinstance(k, str) and k.strip().isdigit():
+        k = int(k.strip())
+    if isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k >= 1:
+        return int(k)
+    raise ValueError(f"segments: k must be a positive integer or 'auto', not {k!r}")
 
 
 def _feature_phrase(feature: str, is_high: bool, median: float) -> tuple[str, bool]:
@@ -342,7 +380,6 @@ def _make_unique(names: list[str]) -> list[str]:
 def _check_inputs(
     features: pd.DataFrame,
     feature_columns: list[str],
-    k: int | str,
     k_min: int,
     k_max: int,
     sample_size: int,
@@ -377,13 +414,6 @@ def _check_inputs(
             f"segments: expected one row per user, {int(duplicated.sum())} repeated "
             f"user_id values (e.g. {examples})"
         )
-    if isinstance(k, str):
-        if k != "auto":
-            raise ValueError(
-                f"segments: k must be a positive integer or 'auto', not {k!r}"
-            )
-    elif isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"segments: k must be a positive integer or 'auto', not {k!r}")
     if not 1 <= k_min <= k_max:
         raise ValueError(f"segments: need 1 <= k_min <= k_max, got {k_min} and {k_max}")
     if sample_size < 2:
@@ -405,15 +435,16 @@ def _sample_rows(n_rows: int, sample_size: int, seed: int) -> np.ndarray:
 
 def _select_k(
     sample: np.ndarray,
+    sample_text: str,
     distinct_rows: int,
-    k: int | str,
+    fixed_k: int | None,
     k_min: int,
     k_max: int,
     seed: int,
     n_init: int,
 ) -> _KSelection:
-    if k != "auto":
-        k_fixed = int(k)
+    if fixed_k is not None:
+        k_fixed = fixed_k
         if k_fixed > distinct_rows:
             note = (
                 f"configured k={k_fixed} reduced to the {distinct_rows} distinct "
@@ -447,7 +478,7 @@ def _select_k(
         elif np.isnan(score):
             reason = f"silhouette undefined for {len(sample)} sampled users"
         else:
-            reason = f"silhouette on a seeded sample of {len(sample)} users"
+            reason = f"silhouette on {sample_text}"
         candidate_rows.append((score, f"k={candidate}: {reason}"))
 
     finite = [(score, c) for c, score in scores.items() if not np.isnan(score)]
@@ -460,7 +491,7 @@ def _select_k(
         chosen = min(c for score, c in finite if score == best_score)
         note = (
             f"best silhouette ({best_score:.4f}) over k={candidates[0]}.."
-            f"{candidates[-1]} on a seeded sample of {len(sample)} users"
+            f"{candidates[-1]} on {sample_text}"
         )
     elif distinct_rows == 1:
         chosen = 1
@@ -476,6 +507,29 @@ def _select_k(
         for score, text in candidate_rows
     ]
     return _KSelection(chosen, note, candidate_rows)
+
+
+def _cluster_users(
+    scaled: np.ndarray,
+    sample_rows: np.ndarray,
+    distinct_rows: int,
+    fixed_k: int | None,
+    k_min: int,
+    k_max: int,
+    seed: int,
+    n_init: int,
+) -> _Clustering:
+    sample = scaled[sample_rows]
+    sample_text = _sample_text(len(sample_rows), len(scaled))
+    selection = _select_k(
+        sample, sample_text, distinct_rows, fixed_k, k_min, k_max, seed, n_init
+    )
+    log.info("segments: k=%d (%s)", selection.k, selection.note)
+
+    labels, centers, inertia = _fit_final_kmeans(scaled, selection.k, seed, n_init)
+    silhouette = silhouette_scores(sample, [labels[sample_rows]])[0]
+    log.info("segments: inertia=%.4f silhouette=%.4f", inertia, silhouette)
+    return _Clustering(selection, labels, centers, inertia, silhouette)
 
 
 def _fit_final_kmeans(
@@ -512,14 +566,18 @@ def _segment_statistics(
     return means, medians
 
 
-def _final_silhouette_note(silhouette: float, k: int, sample_users: int) -> str:
+def _sample_text(sample_users: int, n_users: int) -> str:
+    if sample_users == n_users:
+        return f"all {n_users} users"
+    return f"a seeded sample of {sample_users} of {n_users} users"
+
+
+def _final_silhouette_note(silhouette: float, k: int, sample_text: str) -> str:
     if k < 2:
         return "not defined for a single segment"
     if np.isnan(silhouette):
-        return f"not defined for {k} segments over {sample_users} sampled users"
-    return (
-        f"euclidean in scaled space, final model, seeded sample of {sample_users} users"
-    )
+        return f"not defined for {k} segments over {sample_text}"
+    return f"euclidean in scaled space, final model, on {sample_text}"
 
 
 def _profiles_frame(

@@ -64,6 +64,10 @@ def random_users(n_users: int, seed: int) -> pd.DataFrame:
     )
 
 
+def signed_expm1_by_hand(logs: np.ndarray) -> np.ndarray:
+    return np.sign(logs) * (np.exp(np.abs(logs)) - 1)
+
+
 def metric(result, name: str) -> pd.Series:
     return result.metrics.loc[result.metrics["metric_name"] == name].iloc[0]
 
@@ -87,10 +91,6 @@ def test_transform_is_log_then_median_iqr_scaling():
     np.testing.assert_allclose(scaled[:, 0], expected, atol=1e-12)
     np.testing.assert_allclose(scaled[:, 1], expected, atol=1e-12)
     assert np.array_equal(scaled[:, 2], np.zeros(5))
-
-
-def signed_expm1_by_hand(logs: np.ndarray) -> np.ndarray:
-    return np.sign(logs) * (np.exp(np.abs(logs)) - 1)
 
 
 def test_feature_matrix_sets_nan_and_inf_to_zero_and_counts_them():
@@ -148,7 +148,10 @@ def test_profiles_sizes_and_real_unit_statistics():
     profiles = result.profiles
 
     assert profiles.columns.tolist()[:4] == PROFILE_BASE_COLUMNS
-    assert profiles.columns.tolist()[4:6] == ["recency_days_mean", "recency_days_median"]
+    assert profiles.columns.tolist()[4:6] == [
+        "recency_days_mean",
+        "recency_days_median",
+    ]
     assert profiles["segment_id"].tolist() == [0, 1, 2]
     assert profiles["users"].tolist() == [8, 8, 8]
     assert profiles["users"].sum() == len(three_blobs())
@@ -181,13 +184,17 @@ def test_ids_and_everything_else_unchanged_when_rows_are_shuffled():
     users = random_users(300, seed=1)
     columns = [c for c in users.columns if c != "user_id"]
 
-    original = fit_segments(users, columns, k="auto", seed=7)
-    shuffled = fit_segments(users.sample(frac=1.0, random_state=5), columns, seed=7)
+    # sample_size below the row count: the seeded sample must not depend on order.
+    original = fit_segments(users, columns, seed=7, sample_size=120)
+    shuffled = fit_segments(
+        users.sample(frac=1.0, random_state=5), columns, seed=7, sample_size=120
+    )
 
     assert_frame_equal(original.assignments, shuffled.assignments)
     assert_frame_equal(original.profiles, shuffled.profiles)
     assert_frame_equal(original.metrics, shuffled.metrics)
     assert original.assignments["user_id"].is_monotonic_increasing
+    assert "sample of 120 of 300 users" in metric(original, "silhouette")["note"]
 
 
 def test_same_input_same_output():
@@ -380,3 +387,6 @@ def test_bad_input_is_named():
         fit_segments(users, ["spend"])
     with pytest.raises(ValueError, match="'auto'"):
         fit_segments(users, ["net_revenue"], k="best")
+    with pytest.raises(ValueError, match="'auto'"):
+        fit_segments(users, ["net_revenue"], k=0)
+    assert fit_segments(users, ["net_revenue"], k="2").k == 2

@@ -2,12 +2,52 @@
     The clean event log: one row per accepted event, with its session and
     signed money. net_revenue is revenue for a purchase, minus revenue for
     a refund and zero otherwise, so sums of it are net of refunds.
+
+    Incremental by user: a run rebuilds every event of each user touched by
+    a file not loaded before (or by a duplicate that file resolves), since a
+    late event can merge or split that user's derived sessions. The result
+    equals a full refresh.
 #}
+
+-- depends_on: {{ ref('stg_raw__events_validated') }}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='user_id',
+    on_schema_change='fail',
+) }}
 
 with
 
+{%- if is_incremental() %}
+
+validated as (
+    select * from {{ ref('stg_raw__events_validated') }}
+),
+
+new_file_rows as (
+    select
+        user_id,
+        event_id
+    from validated
+    where source_file not in (select distinct source_file from {{ this }})
+),
+
+touched_users as (
+    select user_id from new_file_rows
+    union
+    select validated.user_id
+    from validated
+    inner join new_file_rows on validated.event_id = new_file_rows.event_id
+),
+{%- endif %}
+
 events as (
     select * from {{ ref('int_events_sessionized') }}
+    {%- if is_incremental() %}
+    where user_id in (select touched_users.user_id from touched_users)
+    {%- endif %}
 ),
 
 final as (

@@ -1,0 +1,1020 @@
+"""Item-item collaborative filtering on a weighted user x item matrix.
+
+``build_matrix`` turns the user-item interactions table into a sparse matrix of
+implicit feedback, ``item_similarities`` keeps the top-k cosine neighbours of
+every item, ``recommend`` scores unseen items for every user from those
+neighbours and fills short lists with popular items, and ``evaluate`` measures
+both on a time-based holdout against a most-popular baseline.
+
+Everything stays sparse: the item x item co-occurrences are computed one block of
+items at a time and cut to the top k before the next block, and users are scored
+in batches, so memory stays bounded at hundreds of thousands of users and tens of
+thousands of items. The sparse products run in worker threads (scipy releases
+the GIL inside them).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from scipy import sparse
+
+from ulm import ranking_metrics
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "view": 1.0,
+    "add_to_cart": 3.0,
+    "purchase": 5.0,
+    "rating": 3.0,
+    "refund": -5.0,
+}
+
+PERIOD_COLUMNS: dict[str, tuple[str, str]] = {
+    "all": ("events", "last_at"),
+    "train": ("events_before_holdout", "last_before_holdout_at"),
+}
+SIMILARITY_COLUMNS = ["item_id", "similar_item_id", "similarity", "support", "rank"]
+RECOMMENDATION_COLUMNS = [
+    "user_id",
+    "item_id",
+    "score",
+    "rank",
+    "source_item_id",
+    "strategy",
+]
+METRIC_COLUMNS = ["model", "variant", "metric_name", "metric_value"]
+CF_STRATEGY = "item_cf"
+POPULAR_STRATEGY = "popular"
+
+# Top-k selection sorts only the entries that can still make a group's top k:
+# values are bucketed by the leading bits of their float32 form (8 buckets per
+# octave, 32 octaves below the group's largest value) and a per-group count of
+# entries at or above each bucket gives the cut.
+_BUCKET_SHIFT = 20
+_N_BUCKETS = 256
+_COUNT_TABLE_CELLS = 1 << 22
+# Upper bound on the multiply-adds of one block's sparse product, which bounds
+# the size of the product and so the memory of one block.
+_BLOCK_WORK_BUDGET = 30_000_000
+
+
+@dataclass(frozen=True)
+class InteractionMatrix:
+    """Users x items implicit feedback.
+
+    ``matrix`` holds the summed positive weights (float32 CSR, sorted indices);
+    users and items are sorted by id. ``seen`` marks every user-item pair with
+    any interaction in the period, whatever its weight (a refunded purchase, an
+    event type that weighs 0): such items are never recommended back. When
+    ``seen`` is None the positive cells of ``matrix`` are used.
+    """
+
+    matrix: sparse.csr_matrix
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    seen: sparse.csr_matrix | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.matrix.shape
+
+    def seen_matrix(self) -> sparse.csr_matrix:
+        if self.seen is not None:
+            return self.seen
+        return _pattern(self.matrix)
+
+
+def build_matrix(
+    interactions: pd.DataFrame,
+    weights: Mapping[str, float],
+    reference_at: Any,
+    half_life_days: float | None = None,
+    period: str = "all",
+) -> InteractionMatrix:
+    """Weighted user x item matrix from the interactions table.
+
+    Each row weighs ``weights[event_type] * events``, times
+    ``0.5 ** (age_days / half_life_days)`` when a half-life is given, where the
+    age runs from the row's last event to ``reference_at`` (events after it count
+    as age 0). Rows are summed per user and item, the sum is clipped at 0 and
+    zero cells are dropped. Period "train" uses the counts and times before the
+    holdout and drops rows without such events.
+    """
+    count_column, at_column = _period_columns(period)
+    weights = _checked_weights(weights)
+    if half_life_days is not None and not half_life_days > 0:
+        raise ValueError(
+            f"half_life_days must be a positive number of days or None, "
+            f"got {half_life_days!r}"
+        )
+    required = ["user_id", "item_id", "event_type", count_column]
+    if half_life_days is not None:
+        required.append(at_column)
+    _require_columns(interactions, required, "interactions")
+
+    counts = _counts(interactions[count_column])
+    keep = (
+        (counts > 0)
+        & interactions["user_id"].notna().to_numpy()
+        & interactions["item_id"].notna().to_numpy()
+    )
+    rows = interactions if keep.all() else interactions.loc[keep]
+    counts = counts[keep]
+
+    user_codes, user_ids = _sorted_codes(rows["user_id"])
+    item_codes, item_ids = _sorted_codes(rows["item_id"])
+    type_codes, event_types = pd.factorize(rows["event_type"])
+    type_weights = np.array([weights.get(t, 0.0) for t in event_types] + [0.0])
+    row_weights = type_weights[type_codes] * counts
+    if half_life_days is not None:
+        row_weights *= _decay_factors(
+            rows[at_column], reference_at, half_life_days, at_column
+        )
+
+    shape = (user_ids.size, item_ids.size)
+    summed = sparse.csr_matrix((row_weights, (user_codes, item_codes)), shape=shape)
+    summed.sum_duplicates()
+    summed.data = np.maximum(summed.data, 0.0)
+    positive = summed.astype(np.float32)
+    positive.eliminate_zeros()
+    positive.sort_indices()
+
+    seen = sparse.csr_matrix(
+        (np.ones(counts.size, dtype=np.int32), (user_codes, item_codes)), shape=shape
+    )
+    seen.sum_duplicates()
+
+    log.info(
+        "interaction matrix (period=%s): %d rows in, %d kept -> %d users x %d items, "
+        "%d positive cells of %d user-item pairs",
+        period,
+        len(interactions),
+        counts.size,
+        shape[0],
+        shape[1],
+        positive.nnz,
+        seen.nnz,
+    )
+    return InteractionMatrix(
+        matrix=positive, user_ids=user_ids, item_ids=item_ids, seen=_pattern(seen)
+    )
+
+
+def item_similarities(
+    m: InteractionMatrix,
+    k: int = 20,
+    min_support: int = 2,
+    block_size: int = 2048,
+    *,
+    n_threads: int | None = None,
+) -> pd.DataFrame:
+    """Top-k cosine neighbours of every item.
+
+    Similarity is the cosine between two item columns of the weighted matrix;
+    support is the number of users with a positive cell on both. Only pairs with
+    support >= min_support count, an item is never its own neighbour, and ties
+    in similarity go to the smaller similar_item_id.
+
+    Each unordered pair is computed once: a block of items is multiplied with
+    the items from the block's first one onwards, the block's rows take their
+    top k from that product plus the candidates earlier blocks left for them,
+    and the product's entries for later items wait, already cut to the top k per
+    item, in a pool.
+    """
+    _check_positive(k, "k")
+    _check_positive(block_size, "block_size")
+    n_items = m.shape[1]
+    weighted = m.matrix.astype(np.float64)
+    weighted.sort_indices()
+    binary = sparse.csr_matrix(
+        (np.ones(weighted.nnz, dtype=np.int32), weighted.indices, weighted.indptr),
+        shape=weighted.shape,
+    )
+    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=0)).ravel())
+    weighted_by_item = weighted.tocsc()
+    binary_by_item = binary.tocsc()
+    blocks = _item_blocks(binary, binary_by_item, block_size)
+
+    def submit(block: tuple[int, int]) -> tuple[Any, Any]:
+        return (
+            executor.submit(_block_product, weighted_by_item, weighted, *block),
+            executor.submit(_block_product, binary_by_item, binary, *block),
+        )
+
+    pool = _Pairs.empty()
+    kept: list[_Pairs] = []
+    with ThreadPoolExecutor(_thread_count(n_threads)) as executor:
+        pending = submit(blocks[0]) if blocks else None
+        for index, (start, stop) in enumerate(blocks):
+            dots_future, supports_future = pending
+            if index + 1 < len(blocks):
+                pending = submit(blocks[index + 1])
+            pairs = _block_pairs(
+                dots_future.result(),
+                supports_future.result(),
+                start,
+                norms,
+                min_support,
+            )
+            for_block, pool = pool.split(stop)
+            kept.append(_Pairs.merge(for_block, pairs).top_k(k, n_items))
+            later = pairs.cols_from(stop).transposed(n_items)
+            pool = _Pairs.merge(pool, later).top_k(k, n_items)
+
+    result = _Pairs.concat(kept)
+    frame = pd.DataFrame(
+        {
+            "item_id": m.item_ids[result.rows],
+            "similar_item_id": m.item_ids[result.cols],
+            "similarity": result.values,
+            "support": result.supports.astype(np.int64),
+            "rank": result.ranks.astype(np.int64),
+        },
+        columns=SIMILARITY_COLUMNS,
+    )
+    log.info(
+        "item similarities: %d items, %d blocks, %d pairs kept (k=%d, "
+        "min_support=%d), %d items with at least one neighbour",
+        n_items,
+        len(blocks),
+        len(frame),
+        k,
+        min_support,
+        np.unique(result.rows).size,
+    )
+    return frame
+
+
+def popular_items(m: InteractionMatrix) -> np.ndarray:
+    """Item ids by number of distinct users with a positive cell, most first.
+
+    Ties go to the smaller item id; items without any positive cell are left out.
+    """
+    return m.item_ids[_popularity_order(m)]
+
+
+def recommend(
+    m: InteractionMatrix,
+    similarities: pd.DataFrame,
+    n: int = 10,
+    batch_size: int = 20000,
+    popular_items: Sequence[Any] | np.ndarray | None = None,
+    *,
+    users_without_history: Iterable[Any] | None = None,
+    n_threads: int | None = None,
+) -> pd.DataFrame:
+    """Top-n items for every user of ``m`` and every id in users_without_history.
+
+    An unseen item scores sum over the user's items j of weight(u, j) * sim(j, i)
+    with the kept neighbours; its source_item_id is the j contributing most (ties
+    to the smaller id). Items the user has any interaction with are never
+    recommended. Lists shorter than n are filled with the most popular unseen
+    items (``popular_items`` order, by default ``popular_items(m)``), strategy
+    "popular", score 0 and no source. Ranks run 1..n per user; rows are sorted by
+    user_id and rank.
+    """
+    _check_positive(n, "n")
+    _check_positive(batch_size, "batch_size")
+    neighbours = _neighbour_matrix(m, similarities)
+    popular_index, catalog = _popular_catalog(m, popular_items)
+    extra_users = _extra_users(m, users_without_history)
+
+    result = _recommend_arrays(
+        m, neighbours, n, batch_size, popular_index, extra_users.size, n_threads
+    )
+    user_ids = np.concatenate([m.user_ids, extra_users])
+    frame = pd.DataFrame(
+        {
+            "user_id": _ids_at(user_ids, result.users),
+            "item_id": _ids_at(catalog, result.items),
+            "score": result.scores,
+            "rank": result.ranks.astype(np.int64),
+            "source_item_id": _ids_at(catalog, result.sources),
+            "strategy": np.where(result.from_cf, CF_STRATEGY, POPULAR_STRATEGY),
+        },
+        columns=RECOMMENDATION_COLUMNS,
+    )
+    if extra_users.size:
+        frame = _sorted_by_user(frame, user_ids, result.users)
+    log.info(
+        "recommendations: %d users scored (%d from the matrix, %d without history), "
+        "%d rows (%d item_cf, %d popular)",
+        m.shape[0] + extra_users.size,
+        m.shape[0],
+        extra_users.size,
+        len(frame),
+        int(result.from_cf.sum()),
+        int((~result.from_cf).sum()),
+    )
+    return frame
+
+
+def evaluate(
+    interactions: pd.DataFrame,
+    weights: Mapping[str, float],
+    reference_at: Any,
+    holdout_start: Any,
+    k: int = 10,
+    n_neighbours: int = 20,
+    min_support: int = 2,
+    relevant_event_types: Sequence[str] = ("purchase",),
+    half_life_days: float | None = None,
+    *,
+    n_threads: int | None = None,
+) -> pd.DataFrame:
+    """Item CF and the most-popular baseline on a time-based holdout.
+
+    Both train on the events before holdout_start (decay measured to
+    holdout_start; a common shift of the reference would scale every weight
+    alike and change no ranking) and recommend k items each user had no train
+    interaction with. A user's relevant items are those with a relevant event
+    type in the holdout (events > events_before_holdout) and no train
+    interaction. Users evaluated have at least one positive train cell and one
+    relevant item. Catalog coverage is distinct recommended items over items in
+    the train matrix.
+    """
+    _check_positive(k, "k")
+    holdout_at = _utc_timestamp(holdout_start)
+    if holdout_at > _utc_timestamp(reference_at):
+        raise ValueError(
+            f"holdout_start ({holdout_start}) is after reference_at ({reference_at}): "
+            "the holdout must end at or before the reference date"
+        )
+    _require_columns(
+        interactions,
+        ["user_id", "item_id", "event_type", "events", "events_before_holdout"],
+        "interactions",
+    )
+    train = build_matrix(
+        interactions, weights, holdout_at, half_life_days, period="train"
+    )
+    relevant_users, relevant_items = _holdout_relevant(
+        interactions, train, relevant_event_types
+    )
+    relevant_counts = np.bincount(relevant_users, minlength=train.shape[0])
+    has_history = np.diff(train.matrix.indptr) > 0
+    evaluated = np.flatnonzero(has_history & (relevant_counts > 0))
+    local_user = np.full(train.shape[0], -1, dtype=np.int64)
+    local_user[evaluated] = np.arange(evaluated.size)
+    known = (local_user[relevant_users] >= 0) & (relevant_items >= 0)
+    n_items = train.shape[1]
+    relevant_keys = local_user[relevant_users[known]] * n_items + relevant_items[known]
+    log.info(
+        "holdout: %d train users, %d with history, %d relevant user-item pairs, "
+        "%d users evaluated",
+        train.shape[0],
+        int(has_history.sum()),
+        relevant_users.size,
+        evaluated.size,
+    )
+
+    subset = _subset_users(train, evaluated)
+    popular_index = _popularity_order(train)
+    similarities = item_similarities(
+        train, k=n_neighbours, min_support=min_support, n_threads=n_threads
+    )
+    variants = {
+        "item_cf": _neighbour_matrix(train, similarities),
+        "most_popular": sparse.csr_matrix((n_items, n_items), dtype=np.float64),
+    }
+    suffix = f"_at_{k}"
+    records = []
+    for variant, neighbours in variants.items():
+        result = _recommend_arrays(
+            subset, neighbours, k, 20000, popular_index, 0, n_threads
+        )
+        is_relevant = np.isin(result.users * n_items + result.items, relevant_keys)
+        hit_counts, dcg = ranking_metrics.hits_per_user(
+            result.users, result.ranks, is_relevant, evaluated.size, k
+        )
+        user_relevant = relevant_counts[evaluated]
+        metrics = {
+            f"precision{suffix}": ranking_metrics.precision_at_k(hit_counts, k),
+            f"recall{suffix}": ranking_metrics.recall_at_k(hit_counts, user_relevant),
+            f"ndcg{suffix}": ranking_metrics.ndcg_at_k(dcg, user_relevant, k),
+            f"hit_rate{suffix}": ranking_metrics.hit_rate_at_k(hit_counts),
+            "catalog_coverage": ranking_metrics.catalog_coverage(result.items, n_items),
+            "users_evaluated": float(evaluated.size),
+        }
+        log.info(
+            "recommendation metrics (%s): %s",
+            variant,
+            ", ".join(f"{name}={value:.4f}" for name, value in metrics.items()),
+        )
+        records.extend(
+            ("recommendations", variant, name, float(value))
+            for name, value in metrics.items()
+        )
+    return pd.DataFrame.from_records(records, columns=METRIC_COLUMNS)
+
+
+# --- matrix helpers -------------------------------------------------------------
+
+
+def _period_columns(period: str) -> tuple[str, str]:
+    if period not in PERIOD_COLUMNS:
+        raise ValueError(
+            f"period must be one of {sorted(PERIOD_COLUMNS)}, got {period!r}"
+        )
+    return PERIOD_COLUMNS[period]
+
+
+def _checked_weights(weights: Mapping[str, float]) -> dict[str, float]:
+    checked = {str(name): float(value) for name, value in weights.items()}
+    if checked.get("refund", 0.0) > 0:
+        raise ValueError(
+            f"the weight of 'refund' is {checked['refund']}, but a refund is never "
+            "a positive signal: give it a negative weight (it cancels the purchase) "
+            "or 0 (it is ignored)"
+        )
+    return checked
+
+
+def _require_columns(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{name} is missing column(s) {missing}; it has {list(frame.columns)}"
+        )
+
+
+def _check_positive(value: int, name: str) -> None:
+    if int(value) != value or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _thread_count(n_threads: int | None) -> int:
+    if n_threads is None:
+        return max(1, min(4, os.cpu_count() or 1))
+    _check_positive(n_threads, "n_threads")
+    return int(n_threads)
+
+
+def _counts(column: pd.Series) -> np.ndarray:
+    return pd.to_numeric(column).fillna(0).to_numpy(dtype=np.float64)
+
+
+def _sorted_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    codes, uniques = pd.factorize(ids, sort=True)
+    return codes, np.asarray(uniques, dtype=object)
+
+
+def _utc_timestamp(value: Any) -> pd.Timestamp:
+    timestamp = pd.Timestamp(value)
+    if timestamp.tzinfo is not None:
+        timestamp = timestamp.tz_convert("UTC").tz_localize(None)
+    return timestamp
+
+
+def _decay_factors(
+    at: pd.Series, reference_at: Any, half_life_days: float, column: str
+) -> np.ndarray:
+    times = pd.to_datetime(at)
+    if times.dt.tz is not None:
+        times = times.dt.tz_convert("UTC").dt.tz_localize(None)
+    age_days = (_utc_timestamp(reference_at) - times) / pd.Timedelta(days=1)
+    age_days = age_days.to_numpy(dtype=np.float64, na_value=np.nan)
+    missing = int(np.isnan(age_days).sum())
+    if missing:
+        raise ValueError(
+            f"{missing} interaction rows have events but no {column}: a decayed "
+            "weight needs the time of the last event"
+        )
+    return 0.5 ** (np.maximum(age_days, 0.0) / half_life_days)
+
+
+def _pattern(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
+    return sparse.csr_matrix(
+        (np.ones(matrix.nnz, dtype=bool), matrix.indices, matrix.indptr),
+        shape=matrix.shape,
+    )
+
+
+def _subset_users(m: InteractionMatrix, rows: np.ndarray) -> InteractionMatrix:
+    return InteractionMatrix(
+        matrix=m.matrix[rows],
+        user_ids=m.user_ids[rows],
+        item_ids=m.item_ids,
+        seen=m.seen_matrix()[rows],
+    )
+
+
+def _popularity_order(m: InteractionMatrix) -> np.ndarray:
+    users_per_item = np.bincount(m.matrix.indices, minlength=m.shape[1])
+    order = np.lexsort((np.arange(m.shape[1]), -users_per_item))
+    return order[users_per_item[order] > 0]
+
+
+def _lookup(matrix: sparse.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> Any:
+    if rows.size == 0:
+        return np.zeros(0, dtype=matrix.dtype)
+    return np.asarray(matrix[rows, cols]).ravel()
+
+
+def _expand_rows(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, ...]:
+    """For each of ``rows``, the positions of its stored entries, flattened.
+
+    Returns the index into ``rows`` of each position, the positions and the
+    start of each row's run in the flattened arrays.
+    """
+    starts = indptr[rows]
+    lengths = indptr[rows + 1] - starts
+    run_starts = np.cumsum(lengths) - lengths
+    owner = np.repeat(np.arange(rows.size), lengths)
+    positions = starts[owner] + np.arange(owner.size) - run_starts[owner]
+    return owner, positions, run_starts
+
+
+# --- top-k selection ------------------------------------------------------------
+
+
+def _top_k_per_group(
+    groups: np.ndarray,
+    values: np.ndarray,
+    tie_breaks: np.ndarray,
+    n_groups: int,
+    k: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the k largest values of each group, and their ranks (1..k).
+
+    ``groups`` must be non-decreasing and ``values`` non-negative. The result is
+    ordered by group, value descending, then tie_breaks ascending.
+    """
+    candidates = _top_k_candidates(groups, values, n_groups, k)
+    order = np.lexsort(
+        (tie_breaks[candidates], -values[candidates], groups[candidates])
+    )
+    ordered = candidates[order]
+    ordered_groups = groups[ordered]
+    sizes = np.bincount(ordered_groups, minlength=n_groups)
+    ranks = np.arange(ordered.size) - (np.cumsum(sizes) - sizes)[ordered_groups] + 1
+    keep = ranks <= k
+    return ordered[keep], ranks[keep]
+
+
+def _top_k_candidates(
+    groups: np.ndarray, values: np.ndarray, n_groups: int, k: int
+) -> np.ndarray:
+    """Positions that may be in their group's top k, a superset of it (O(n)).
+
+    A group keeps every entry whose bucket is at or above the highest bucket that
+    still has k entries at or above it; the k-th largest value sits in that
+    bucket, so nothing of the top k (ties included) is lost.
+    """
+    sizes = np.bincount(groups, minlength=n_groups)
+    crowded = sizes > k
+    if not crowded.any():
+        return np.arange(values.size)
+    positions = np.flatnonzero(crowded[groups])
+    crowded_sizes = sizes[crowded]
+    crowded_rank = np.repeat(np.arange(crowded_sizes.size), crowded_sizes)
+    bits = values[positions].astype(np.float32).view(np.uint32) >> _BUCKET_SHIFT
+    bits = bits.astype(np.int64)
+    top_bits = np.maximum.reduceat(bits, np.cumsum(crowded_sizes) - crowded_sizes)
+    buckets = np.maximum(bits - top_bits[crowded_rank] + _N_BUCKETS - 1, 0)
+
+    thresholds = np.empty(crowded_sizes.size, dtype=np.int64)
+    groups_per_chunk = max(1, _COUNT_TABLE_CELLS // _N_BUCKETS)
+    bounds = np.concatenate(([0], np.cumsum(crowded_sizes)))
+    for first in range(0, crowded_sizes.size, groups_per_chunk):
+        last = min(first + groups_per_chunk, crowded_sizes.size)
+        lo, hi = bounds[first], bounds[last]
+        table = np.bincount(
+            (crowded_rank[lo:hi] - first) * _N_BUCKETS + buckets[lo:hi],
+            minlength=(last - first) * _N_BUCKETS,
+        ).reshape(last - first, _N_BUCKETS)
+        at_or_above = np.cumsum(table[:, ::-1], axis=1)[:, ::-1]
+        thresholds[first:last] = (at_or_above >= k).sum(axis=1) - 1
+
+    keep = np.ones(values.size, dtype=bool)
+    keep[positions] = buckets >= thresholds[crowded_rank]
+    return np.flatnonzero(keep)
+
+
+# --- similarities -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Pairs:
+    """Item pairs grouped by row item (rows non-decreasing)."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    values: np.ndarray
+    supports: np.ndarray
+    ranks: np.ndarray | None = None
+
+    @classmethod
+    def empty(cls) -> _Pairs:
+        none = np.zeros(0, dtype=np.int64)
+        return cls(none, none, np.zeros(0, dtype=np.float64), none)
+
+    @classmethod
+    def concat(cls, parts: Sequence[_Pairs]) -> _Pairs:
+        if not parts:
+            empty = cls.empty()
+            return cls(*_fields(empty), ranks=empty.rows)
+        return cls(
+            *(
+                np.concatenate(arrays)
+                for arrays in zip(*map(_fields, parts), strict=True)
+            ),
+            ranks=np.concatenate([part.ranks for part in parts]),
+        )
+
+    @classmethod
+    def merge(cls, first: _Pairs, second: _Pairs) -> _Pairs:
+        """Both sets together, still grouped by row (a linear merge of two runs)."""
+        joined = [
+            np.concatenate(pair)
+            for pair in zip(_fields(first), _fields(second), strict=True)
+        ]
+        order = np.argsort(joined[0], kind="stable")
+        return cls(*(array[order] for array in joined))
+
+    def take(self, positions: np.ndarray) -> _Pairs:
+        return _Pairs(*(array[positions] for array in _fields(self)))
+
+    def split(self, stop: int) -> tuple[_Pairs, _Pairs]:
+        cut = int(np.searchsorted(self.rows, stop))
+        head = np.arange(cut)
+        return self.take(head), self.take(np.arange(cut, self.rows.size))
+
+    def cols_from(self, start: int) -> _Pairs:
+        return self.take(np.flatnonzero(self.cols >= start))
+
+    def transposed(self, n_items: int) -> _Pairs:
+        order = _row_major_order(self.cols, self.rows, n_items)
+        return _Pairs(
+            self.cols[order], self.rows[order], self.values[order], self.supports[order]
+        )
+
+    def top_k(self, k: int, n_items: int) -> _Pairs:
+        positions, ranks = _top_k_per_group(
+            self.rows, self.values, self.cols, n_items, k
+        )
+        return _Pairs(*(array[positions] for array in _fields(self)), ranks=ranks)
+
+
+def _fields(pairs: _Pairs) -> tuple[np.ndarray, ...]:
+    return pairs.rows, pairs.cols, pairs.values, pairs.supports
+
+
+def _row_major_order(rows: np.ndarray, cols: np.ndarray, n: int) -> np.ndarray:
+    """Stable permutation grouping (row, col) entries by row, in linear time.
+
+    The (row, col) pairs must be distinct: scipy's counting sort does the work,
+    carrying each entry's position as its value.
+    """
+    if rows.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    marker = sparse.csr_matrix(
+        (np.arange(1, rows.size + 1, dtype=np.float64), (rows, cols)), shape=(n, n)
+    )
+    return marker.data.astype(np.int64) - 1
+
+
+def _item_blocks(
+    binary: sparse.csr_matrix, binary_by_item: sparse.csc_matrix, block_size: int
+) -> list[tuple[int, int]]:
+    """Contiguous item ranges whose products stay within the work budget."""
+    n_items = binary.shape[1]
+    items_per_user = np.diff(binary.indptr).astype(np.float64)
+    work = np.asarray(binary_by_item.T @ items_per_user).ravel()
+    cumulative = np.cumsum(work)
+    blocks = []
+    start = 0
+    while start < n_items:
+        done = cumulative[start - 1] if start else 0.0
+        stop = int(np.searchsorted(cumulative, done + _BLOCK_WORK_BUDGET, "right"))
+        stop = min(max(stop, start + 1), start + block_size, n_items)
+        blocks.append((start, stop))
+        start = stop
+    return blocks
+
+
+def _block_product(
+    by_item: sparse.csc_matrix, by_user: sparse.csr_matrix, start: int, stop: int
+) -> sparse.csr_matrix:
+    """Items start..stop-1 against items start.. (rows: block items)."""
+    return (by_item[:, start:stop].T @ by_user[:, start:]).tocsr()
+
+
+def _block_pairs(
+    dots: sparse.csr_matrix,
+    supports: sparse.csr_matrix,
+    start: int,
+    norms: np.ndarray,
+    min_support: int,
+) -> _Pairs:
+    """Pairs of one block's product with enough support, with their cosine."""
+    same_layout = np.array_equal(dots.indptr, supports.indptr) and np.array_equal(
+        dots.indices, supports.indices
+    )
+    if not same_layout:
+        dots.sort_indices()
+        supports.sort_indices()
+        if not np.array_equal(dots.indices, supports.indices):
+            raise RuntimeError("co-occurrence and support products do not align")
+    rows = np.repeat(
+        np.arange(start, start + dots.shape[0], dtype=np.int64), np.diff(dots.indptr)
+    )
+    cols = dots.indices.astype(np.int64) + start
+    keep = (supports.data >= min_support) & (cols != rows)
+    rows, cols = rows[keep], cols[keep]
+    similarity = dots.data[keep] / (norms[rows] * norms[cols])
+    np.minimum(similarity, 1.0, out=similarity)
+    return _Pairs(rows, cols, similarity, supports.data[keep].astype(np.int64))
+
+
+# --- recommendations -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Recommendations:
+    users: np.ndarray
+    items: np.ndarray
+    scores: np.ndarray
+    ranks: np.ndarray
+    sources: np.ndarray
+    from_cf: np.ndarray
+
+
+def _neighbour_matrix(
+    m: InteractionMatrix, similarities: pd.DataFrame
+) -> sparse.csr_matrix:
+    """Kept similarities as an items x items matrix: row j, column i = sim(j, i)."""
+    _require_columns(
+        similarities, ["item_id", "similar_item_id", "similarity"], "similarities"
+    )
+    items = pd.Index(m.item_ids)
+    rows = items.get_indexer(similarities["item_id"])
+    cols = items.get_indexer(similarities["similar_item_id"])
+    values = pd.to_numeric(similarities["similarity"]).to_numpy(dtype=np.float64)
+    keep = (rows >= 0) & (cols >= 0) & (rows != cols) & (values > 0)
+    n_items = m.shape[1]
+    neighbours = sparse.csr_matrix(
+        (values[keep], (rows[keep], cols[keep])), shape=(n_items, n_items)
+    )
+    neighbours.sum_duplicates()
+    if neighbours.nnz != int(keep.sum()):
+        raise ValueError(
+            "similarities has duplicate (item_id, similar_item_id) pairs; pass the "
+            "output of item_similarities"
+        )
+    return neighbours
+
+
+def _popular_catalog(
+    m: InteractionMatrix, popular: Sequence[Any] | np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Popular items as positions in a catalog: the matrix items, then the
+    popular ids the matrix does not have."""
+    if popular is None:
+        return _popularity_order(m), m.item_ids
+    ids = pd.unique(pd.Series(np.asarray(popular, dtype=object)).dropna())
+    ids = np.asarray(ids, dtype=object)
+    positions = pd.Index(m.item_ids).get_indexer(ids)
+    outside = positions < 0
+    positions[outside] = m.shape[1] + np.arange(int(outside.sum()))
+    return positions.astype(np.int64), np.concatenate([m.item_ids, ids[outside]])
+
+
+def _extra_users(m: InteractionMatrix, users: Iterable[Any] | None) -> np.ndarray:
+    if users is None:
+        return np.zeros(0, dtype=object)
+    ids = pd.Series(list(users), dtype=object).dropna().drop_duplicates()
+    ids = ids[pd.Index(m.user_ids).get_indexer(ids) < 0]
+    return np.asarray(ids.sort_values(), dtype=object)
+
+
+def _recommend_arrays(
+    m: InteractionMatrix,
+    neighbours: sparse.csr_matrix,
+    n: int,
+    batch_size: int,
+    popular_index: np.ndarray,
+    n_extra_users: int,
+    n_threads: int | None,
+) -> _Recommendations:
+    """Recommendations by user position (matrix users, then the extra users)."""
+    weighted = m.matrix
+    seen = m.seen_matrix()
+    n_users, n_items = m.shape
+
+    def batch(start: int) -> _Recommendations:
+        stop = min(start + batch_size, n_users)
+        part = _recommend_batch(
+            weighted[start:stop], seen[start:stop], neighbours, n, popular_index
+        )
+        return _Recommendations(part.users + start, *_recommendation_fields(part)[1:])
+
+    with ThreadPoolExecutor(_thread_count(n_threads)) as executor:
+        parts = list(executor.map(batch, range(0, n_users, batch_size)))
+
+    if n_extra_users:
+        listed = popular_index[:n]
+        parts.append(
+            _Recommendations(
+                users=np.repeat(
+                    np.arange(n_users, n_users + n_extra_users), listed.size
+                ),
+                items=np.tile(listed, n_extra_users),
+                scores=np.zeros(listed.size * n_extra_users),
+                ranks=np.tile(np.arange(1, listed.size + 1), n_extra_users),
+                sources=np.full(listed.size * n_extra_users, -1, dtype=np.int64),
+                from_cf=np.zeros(listed.size * n_extra_users, dtype=bool),
+            )
+        )
+    if not parts:
+        return _empty_recommendations()
+    return _Recommendations(
+        *(
+            np.concatenate(arrays)
+            for arrays in zip(*map(_recommendation_fields, parts), strict=True)
+        )
+    )
+
+
+def _recommendation_fields(result: _Recommendations) -> tuple[np.ndarray, ...]:
+    return (
+        result.users,
+        result.items,
+        result.scores,
+        result.ranks,
+        result.sources,
+        result.from_cf,
+    )
+
+
+def _empty_recommendations() -> _Recommendations:
+    none = np.zeros(0, dtype=np.int64)
+    return _Recommendations(
+        none, none, np.zeros(0), none, none, np.zeros(0, dtype=bool)
+    )
+
+
+def _recommend_batch(
+    weighted: sparse.csr_matrix,
+    seen: sparse.csr_matrix,
+    neighbours: sparse.csr_matrix,
+    n: int,
+    popular_index: np.ndarray,
+) -> _Recommendations:
+    n_users, n_items = weighted.shape
+    scores = (weighted @ neighbours).tocsr()
+    # A seen cell becomes -inf, so it drops out with the non-positive scores.
+    scores = scores - seen.astype(np.float64) * np.inf
+    users = np.repeat(np.arange(n_users, dtype=np.int64), np.diff(scores.indptr))
+    keep = scores.data > 0
+    users, items, values = users[keep], scores.indices[keep], scores.data[keep]
+    chosen, ranks = _top_k_per_group(users, values, items, n_users, n)
+    users, items, values = users[chosen], items[chosen].astype(np.int64), values[chosen]
+    sources = _strongest_sources(weighted, neighbours, users, items)
+    cf = _Recommendations(
+        users, items, values, ranks, sources, np.ones(users.size, dtype=bool)
+    )
+    fill = _popular_fill(seen, cf, n, popular_index)
+    merged = [
+        np.concatenate(pair)
+        for pair in zip(_recommendation_fields(cf), fill, strict=True)
+    ]
+    order = np.lexsort((merged[3], merged[0]))
+    return _Recommendations(*(array[order] for array in merged))
+
+
+def _strongest_sources(
+    weighted: sparse.csr_matrix,
+    neighbours: sparse.csr_matrix,
+    users: np.ndarray,
+    items: np.ndarray,
+) -> np.ndarray:
+    """For each (user, item), the user's item j with the largest
+    weight(user, j) * sim(j, item); ties go to the smallest j."""
+    if users.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    owner, positions, run_starts = _expand_rows(weighted.indptr, users)
+    sources = weighted.indices[positions].astype(np.int64)
+    contributions = weighted.data[positions] * _lookup(
+        neighbours, sources, items[owner]
+    )
+    best = np.maximum.reduceat(contributions, run_starts)
+    candidates = np.where(contributions == best[owner], sources, np.iinfo(np.int64).max)
+    return np.minimum.reduceat(candidates, run_starts)
+
+
+def _popular_fill(
+    seen: sparse.csr_matrix,
+    cf: _Recommendations,
+    n: int,
+    popular_index: np.ndarray,
+) -> tuple[np.ndarray, ...]:
+    """Most popular items each short list lacks, skipping seen and listed items."""
+    n_users, n_items = seen.shape
+    cf_counts = np.bincount(cf.users, minlength=n_users)
+    short = np.flatnonzero(cf_counts < n)
+    if short.size == 0 or popular_index.size == 0:
+        return _recommendation_fields(_empty_recommendations())
+
+    missing = n - cf_counts[short]
+    # At most (seen + already listed) of the popular items can be skipped.
+    scan = np.minimum(
+        missing + np.diff(seen.indptr)[short] + cf_counts[short], popular_index.size
+    )
+    run_starts = np.cumsum(scan) - scan
+    owner = np.repeat(np.arange(short.size), scan)
+    users = short[owner]
+    items = popular_index[np.arange(owner.size) - run_starts[owner]]
+
+    listed = sparse.csr_matrix(
+        (np.ones(cf.users.size, dtype=bool), (cf.users, cf.items)),
+        shape=(n_users, n_items),
+    )
+    blocked = (seen + listed).astype(bool)
+    in_catalog = items < n_items
+    available = np.ones(items.size, dtype=bool)
+    available[in_catalog] = ~_lookup(blocked, users[in_catalog], items[in_catalog])
+
+    taken_so_far = np.cumsum(available)
+    before_run = np.concatenate(([0], taken_so_far))[run_starts]
+    order_in_run = taken_so_far - before_run[owner]
+    take = available & (order_in_run <= missing[owner])
+    users, items = users[take], items[take]
+    ranks = cf_counts[users] + order_in_run[take]
+    return (
+        users,
+        items,
+        np.zeros(users.size),
+        ranks,
+        np.full(users.size, -1, dtype=np.int64),
+        np.zeros(users.size, dtype=bool),
+    )
+
+
+def _ids_at(ids: np.ndarray, positions: np.ndarray) -> Any:
+    """Ids at the given positions (-1 gives a null), as a string array when the
+    ids are strings."""
+    missing = positions < 0
+    try:
+        dictionary = pa.array(ids, type=pa.large_string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        values = np.asarray(ids, dtype=object)[np.where(missing, 0, positions)]
+        values[missing] = None
+        return values
+    return pd.array(dictionary.take(pa.array(positions, mask=missing)), dtype="str")
+
+
+def _sorted_by_user(
+    frame: pd.DataFrame, user_ids: np.ndarray, users: np.ndarray
+) -> pd.DataFrame:
+    """Rows ordered by user id (then rank, which each user's rows already follow)."""
+    position = np.empty(user_ids.size, dtype=np.int64)
+    position[np.argsort(user_ids, kind="stable")] = np.arange(user_ids.size)
+    order = np.argsort(position[users], kind="stable")
+    return frame.iloc[order].reset_index(drop=True)
+
+
+# --- evaluation -------------------------------------------------------------------
+
+
+def _holdout_relevant(
+    interactions: pd.DataFrame,
+    train: InteractionMatrix,
+    relevant_event_types: Sequence[str],
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train user position, train item position or -1) of each relevant pair.
+
+    Users without any train interaction are left out (they cannot be evaluated);
+    items the user interacted with in train are not relevant.
+    """
+    in_holdout = _counts(interactions["events"]) > _counts(
+        interactions["events_before_holdout"]
+    )
+    mask = (
+        in_holdout
+        & interactions["event_type"].isin(list(relevant_event_types)).to_numpy()
+        & interactions["user_id"].notna().to_numpy()
+        & interactions["item_id"].notna().to_numpy()
+    )
+    pairs = interactions.loc[mask, ["user_id", "item_id"]].drop_duplicates()
+    users = pd.Index(train.user_ids).get_indexer(pairs["user_id"])
+    items = pd.Index(train.item_ids).get_indexer(pairs["item_id"])
+    users, items = users[users >= 0], items[users >= 0]
+    in_catalog = items >= 0
+    seen_in_train = np.zeros(items.size, dtype=bool)
+    seen_in_train[in_catalog] = _lookup(
+        train.seen_matrix(), users[in_catalog], items[in_catalog]
+    )
+    return users[~seen_in_train].astype(np.int64), items[~seen_in_train].astype(
+        np.int64
+    )
