@@ -67,11 +67,16 @@ Risk bands
     ``low`` when p < 0.3, ``medium`` when 0.3 <= p < 0.6, ``high`` when p >= 0.6.
 Drivers
     Occlusion: for each feature in turn, every scored user's value is replaced
-    by the training median of that feature and the drop of the churn
-    probability is measured (``p(actual) - p(median)``, one batch prediction
-    per feature). ``driver_1..3`` are the three features with the largest
-    positive contribution, written as ``"feature=value (+0.21)"``; a slot is
-    null when fewer than three features add at least 0.01.
+    by the training median of that feature and the drop of the churn log-odds
+    is measured, ``logit(p(actual)) - logit(p(median))`` (natural log; one
+    batch prediction per feature). ``driver_1..3`` are the three features with
+    the largest positive contribution, written as
+    ``"days_since_last_active=45 (+1.32)"``: +0.69 means that this value alone
+    doubles the odds of churn compared with a typical value. Log-odds rather
+    than probability points, because near p = 1 several signals each suffice
+    and no single one moves the probability, which would leave the riskiest
+    users without drivers. A slot is null when fewer than three features add
+    at least 0.05.
 Fallback (``model_variant = "baseline_recency"``)
     Used when the production training rows are fewer than
     ``min_training_rows``, when their labels have a single class, or when there
@@ -118,7 +123,6 @@ from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
-from lifetimes import BetaGeoFitter
 from scipy.stats import spearmanr
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import (
@@ -127,6 +131,11 @@ from sklearn.ensemble import (
 )
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 from threadpoolctl import threadpool_limits
+
+with warnings.catch_warnings():
+    # lifetimes sets a pandas option that pandas 3 deprecates
+    warnings.simplefilter("ignore")
+    from lifetimes import BetaGeoFitter
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +150,7 @@ PURCHASE_RECENCY_CAP_DAYS = 365
 LONGEST_WINDOW_DAYS = 90
 RISK_BAND_MEDIUM_FROM = 0.3
 RISK_BAND_HIGH_FROM = 0.6
-MIN_DRIVER_CONTRIBUTION = 0.01
+MIN_DRIVER_LOG_ODDS = 0.05
 RECENCY_BUCKET_EDGES = (0, 1, 3, 7, 14, 30, 60, 90)
 RECENCY_PRIOR_WEIGHT = 5.0
 BGNBD_PENALIZER = 0.001
@@ -260,27 +269,27 @@ def _prepare_daily(daily: pd.DataFrame, last_day: int | None = None) -> _DailyAr
     missing = [c for c in DAILY_COLUMNS if c not in daily.columns]
     if missing:
         raise ValueError(f"daily activity is missing columns: {missing}")
-    day = (
-        pd.to_datetime(daily["activity_date"])
-        .to_numpy()
-        .astype("datetime64[D]")
-        .astype(np.int64)
-    )
-    keep = np.ones(len(day), dtype=bool) if last_day is None else day <= last_day
-    codes, user_ids = pd.factorize(daily["user_id"].astype(str), sort=True)
-    codes = codes.astype(np.int64)[keep]
-    day = day[keep]
-    counts = {
-        c: pd.to_numeric(daily[c]).fillna(0).to_numpy(dtype=np.float64)[keep]
-        for c in _COUNT_COLUMNS
-    }
-    revenue = pd.to_numeric(daily["revenue"]).fillna(0).to_numpy(dtype=np.float64)
-    refunded = pd.to_numeric(daily["refunded_revenue"]).fillna(0)
-    net = (revenue - np.abs(refunded.to_numpy(dtype=np.float64)))[keep]
+    dates = pd.to_datetime(daily["activity_date"]).to_numpy().astype("datetime64[D]")
+    day = dates.astype(np.int64)
+    codes, user_ids = pd.factorize(daily["user_id"], sort=True)
+    usable = (codes >= 0) & ~np.isnat(dates)
+    if last_day is not None:
+        usable &= day <= last_day
+    keep = None if usable.all() else np.flatnonzero(usable)
+    if keep is not None:
+        codes, day = codes[keep], day[keep]
+    first_day = int(day.min()) if len(day) else 0
+    span = int(day.max()) - first_day + 1 if len(day) else 1
+    order = np.argsort(codes.astype(np.int64) * span + (day - first_day))
+    rows = order if keep is None else keep[order]
+    codes, day = codes.astype(np.int64)[order], day[order]
 
-    order = np.lexsort((day, codes))
-    codes, day, net = codes[order], day[order], net[order]
-    counts = {c: v[order] for c, v in counts.items()}
+    def column(name: str) -> np.ndarray:
+        values = pd.to_numeric(daily[name]).to_numpy(dtype=np.float64, na_value=0.0)
+        return values[rows]
+
+    counts = {c: column(c) for c in _COUNT_COLUMNS}
+    net = column("revenue") - np.abs(column("refunded_revenue"))
     duplicate = np.zeros(len(day), dtype=bool)
     duplicate[1:] = (codes[1:] == codes[:-1]) & (day[1:] == day[:-1])
     if duplicate.any():
@@ -290,7 +299,7 @@ def _prepare_daily(daily: pd.DataFrame, last_day: int | None = None) -> _DailyAr
         net = np.add.reduceat(net, starts)
         codes, day = codes[starts], day[starts]
     return _DailyArrays(
-        user_ids=np.asarray(user_ids, dtype=object),
+        user_ids=np.asarray(user_ids.astype(str), dtype=object),
         user_code=codes,
         day=day,
         counts=counts,
@@ -337,15 +346,20 @@ def _snapshot(data: _DailyArrays, cutoff_day: int, lookback_days: int) -> _Snaps
     window_rows, window_group = rows[in_window], group[in_window]
     window_day = data.day[window_rows]
 
-    def window_sum(column: str | None, window_days: int) -> np.ndarray:
+    windows = {}
+    for window_days in (7, 30, 60, LONGEST_WINDOW_DAYS):
         inside = window_day >= cutoff_day - window_days
+        windows[window_days] = (window_rows[inside], window_group[inside])
+
+    def window_sum(column: str | None, window_days: int) -> np.ndarray:
+        rows_in, group_in = windows[window_days]
         if column is None:
             weights = None
         elif column == "net_revenue":
-            weights = data.net_revenue[window_rows[inside]]
+            weights = data.net_revenue[rows_in]
         else:
-            weights = data.counts[column][window_rows[inside]]
-        return np.bincount(window_group[inside], weights=weights, minlength=n_users)
+            weights = data.counts[column][rows_in]
+        return np.bincount(group_in, weights=weights, minlength=n_users)
 
     def as_int(values: np.ndarray) -> np.ndarray:
         return np.rint(values).astype(np.int64)
@@ -946,29 +960,36 @@ def _evaluate_revenue(
     )
 
 
-def _format_numbers(values: np.ndarray) -> np.ndarray:
-    return np.strings.mod("%.10g", np.round(values, 2)).astype(object)
+def _logit(probability: np.ndarray) -> np.ndarray:
+    p = np.clip(probability, 1e-12, 1 - 1e-12)
+    return np.log(p) - np.log1p(-p)
 
 
 def occlusion_contributions(
     model: CalibratedClassifierCV,
     features: np.ndarray,
     reference: np.ndarray,
+    min_probability: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Probability and, per feature, p(actual) - p(feature set to reference)."""
+    """Probability and, per feature, the log-odds drop when set to reference.
+
+    Rows with a probability below ``min_probability`` get no contributions (0).
+    """
     if len(features) == 0:
         return np.empty(0), np.empty((0, features.shape[1]))
     probability = model.predict_proba(features)[:, 1]
+    log_odds = _logit(probability)
     contributions = np.zeros_like(features)
+    explained = probability >= min_probability
     for j in range(features.shape[1]):
         # users already at the reference value contribute exactly 0
-        changed = features[:, j] != reference[j]
+        changed = explained & (features[:, j] != reference[j])
         if not changed.any():
             continue
         occluded = features[changed]
         occluded[:, j] = reference[j]
-        contributions[changed, j] = (
-            probability[changed] - model.predict_proba(occluded)[:, 1]
+        contributions[changed, j] = log_odds[changed] - _logit(
+            model.predict_proba(occluded)[:, 1]
         )
     return probability, contributions
 
@@ -977,24 +998,25 @@ def _driver_columns(
     features: np.ndarray, contributions: np.ndarray
 ) -> dict[str, np.ndarray]:
     names = np.asarray(FEATURE_COLUMNS, dtype=object)
-    n = len(features)
     order = np.argsort(-contributions, axis=1, kind="stable")[:, :3]
-    rows = np.arange(n)
     drivers = {}
     for k in range(3):
         column = order[:, k]
+        rows = np.arange(len(features))
         contribution = contributions[rows, column]
+        shown = np.flatnonzero(contribution >= MIN_DRIVER_LOG_ODDS)
+        values = np.round(features[shown, column[shown]], 2)
         text = (
-            names[column]
+            names[column[shown]]
             + "="
-            + _format_numbers(features[rows, column])
+            + np.char.mod("%.10g", values).astype(object)
             + " (+"
-            + np.strings.mod("%.2f", contribution).astype(object)
+            + np.char.mod("%.2f", contribution[shown]).astype(object)
             + ")"
         )
-        drivers[f"driver_{k + 1}"] = np.where(
-            contribution >= MIN_DRIVER_CONTRIBUTION, text, None
-        )
+        driver = np.full(len(features), None, dtype=object)
+        driver[shown] = text
+        drivers[f"driver_{k + 1}"] = driver
     return drivers
 
 
@@ -1020,6 +1042,7 @@ def _production_churn(
     horizon_days: int,
     seed: int,
     min_training_rows: int,
+    drivers_min_probability: float,
 ) -> tuple[np.ndarray, dict[str, np.ndarray], str, str]:
     """Probability, drivers, variant and status note for the scored users."""
     recency = scoring["days_since_last_active"].to_numpy()
@@ -1045,7 +1068,7 @@ def _production_churn(
     reference = np.median(_matrix(production), axis=0)
     scoring_matrix = _matrix(scoring)
     probability, contributions = occlusion_contributions(
-        model, scoring_matrix, reference
+        model, scoring_matrix, reference, drivers_min_probability
     )
     drivers = _driver_columns(scoring_matrix, contributions)
     n_cutoffs = production["cutoff"].nunique()
@@ -1098,10 +1121,13 @@ def score_churn(
     max_training_rows: int = DEFAULT_MAX_TRAINING_ROWS,
     bgnbd_max_users: int = DEFAULT_BGNBD_MAX_USERS,
     n_threads: int | None = None,
+    drivers_min_probability: float = 0.0,
 ) -> ChurnResult:
     """Churn probability, risk band, drivers and predicted revenue per user.
 
     ``as_of_date`` None means the last activity date in ``daily``.
+    ``drivers_min_probability`` > 0 computes drivers only for users at or above
+    that churn probability (null below), which saves time on large inputs.
     ``n_threads`` caps the OpenMP threads of the boosted models (None: the
     library default, all cores); 1 is much faster on a machine whose cores are
     busy with other work.
@@ -1138,6 +1164,7 @@ def score_churn(
             min_training_rows,
             max_training_rows,
             bgnbd_max_users,
+            drivers_min_probability,
         )
 
 
@@ -1152,6 +1179,7 @@ def _score(
     min_training_rows: int,
     max_training_rows: int,
     bgnbd_max_users: int,
+    drivers_min_probability: float,
 ) -> ChurnResult:
     cutoffs = training_cutoffs(
         _day_to_timestamp(int(data.day.min())),
@@ -1213,7 +1241,13 @@ def _score(
     empty_note = "" if len(scoring) else "; no eligible users at the scoring cutoff"
 
     probability, drivers, variant, churn_note = _production_churn(
-        production, rows, scoring, horizon_days, seed, min_training_rows
+        production,
+        rows,
+        scoring,
+        horizon_days,
+        seed,
+        min_training_rows,
+        drivers_min_probability,
     )
     _add_metrics(
         metrics, "churn", variant, {"status": len(production)}, churn_note + empty_note

@@ -38,11 +38,24 @@ def to_arrow(data: Any) -> pa.Table:
     )
 
 
+def numeric_decimals_as_float(table: pa.Table) -> pa.Table:
+    """Decimal columns (money, and DuckDB's 128-bit sums) as float64.
+
+    pandas would turn them into Python objects, which numeric code rejects.
+    """
+    for index, column in enumerate(table.schema):
+        if pa.types.is_decimal(column.type):
+            table = table.set_column(
+                index, column.name, table.column(index).cast(pa.float64())
+            )
+    return table
+
+
 def to_pandas(data: Any) -> pd.DataFrame:
-    """pandas DataFrame through Arrow, keeping text ids as Python strings."""
+    """pandas DataFrame through Arrow, with decimals read as float64."""
     if isinstance(data, pd.DataFrame):
         return data
-    table = to_arrow(data)
+    table = numeric_decimals_as_float(to_arrow(data))
     frame = table.to_pandas()
     log.debug("read %d rows x %d columns", len(frame), frame.shape[1])
     return frame

@@ -57,15 +57,18 @@ CF_STRATEGY = "item_cf"
 POPULAR_STRATEGY = "popular"
 
 # Top-k selection sorts only the entries that can still make a group's top k:
-# values are bucketed by the leading bits of their float32 form (8 buckets per
-# octave, 32 octaves below the group's largest value) and a per-group count of
+# values are bucketed by the leading bits of their float32 form (4 buckets per
+# octave, 16 octaves below the group's largest value) and a per-group count of
 # entries at or above each bucket gives the cut.
-_BUCKET_SHIFT = 20
-_N_BUCKETS = 256
+_BUCKET_SHIFT = 21
+_N_BUCKETS = 64
 _COUNT_TABLE_CELLS = 1 << 22
 # Upper bound on the multiply-adds of one block's sparse product, which bounds
 # the size of the product and so the memory of one block.
 _BLOCK_WORK_BUDGET = 30_000_000
+# Blocks of a band are multiplied with every item from the band's start: more
+# bands means less repeated work inside bands but more column slices to copy.
+_N_BANDS = 6
 
 
 @dataclass(frozen=True)
@@ -185,11 +188,12 @@ def item_similarities(
     support >= min_support count, an item is never its own neighbour, and ties
     in similarity go to the smaller similar_item_id.
 
-    Each unordered pair is computed once: a block of items is multiplied with
-    the items from the block's first one onwards, the block's rows take their
-    top k from that product plus the candidates earlier blocks left for them,
-    and the product's entries for later items wait, already cut to the top k per
-    item, in a pool.
+    Items are cut into blocks and consecutive blocks into a few bands. A block
+    is multiplied with the items from its band's first one onwards, so a pair
+    across bands is computed once (about half the work of the full product):
+    the block's rows take their top k from that product plus what earlier bands
+    left for them, and the product's entries for items of later bands wait in a
+    pool, cut to the top k per item.
     """
     _check_positive(k, "k")
     _check_positive(block_size, "block_size")
@@ -204,32 +208,51 @@ def item_similarities(
     weighted_by_item = weighted.tocsc()
     binary_by_item = binary.tocsc()
     blocks = _item_blocks(binary, binary_by_item, block_size)
+    bands = _bands(blocks)
+    right_operands: dict[int, tuple[sparse.csr_matrix, sparse.csr_matrix]] = {}
 
-    def submit(block: tuple[int, int]) -> tuple[Any, Any]:
+    def submit(index: int) -> tuple[Any, Any]:
+        start, stop = blocks[index]
+        band_start = bands[index][0]
+        if band_start not in right_operands:
+            right_operands.clear()
+            right_operands[band_start] = (
+                weighted[:, band_start:] if band_start else weighted,
+                binary[:, band_start:] if band_start else binary,
+            )
+        right_weighted, right_binary = right_operands[band_start]
         return (
-            executor.submit(_block_product, weighted_by_item, weighted, *block),
-            executor.submit(_block_product, binary_by_item, binary, *block),
+            executor.submit(
+                _block_product, weighted_by_item, right_weighted, start, stop
+            ),
+            executor.submit(_block_product, binary_by_item, right_binary, start, stop),
         )
 
-    pool = _Pairs.empty()
+    pool: list[_Pairs] = []
+    pool_limit = max(4 * k * n_items, 1_000_000)
     kept: list[_Pairs] = []
     with ThreadPoolExecutor(_thread_count(n_threads)) as executor:
-        pending = submit(blocks[0]) if blocks else None
+        pending = submit(0) if blocks else None
         for index, (start, stop) in enumerate(blocks):
             dots_future, supports_future = pending
             if index + 1 < len(blocks):
-                pending = submit(blocks[index + 1])
+                pending = submit(index + 1)
+            band_start, band_stop = bands[index]
             pairs = _block_pairs(
                 dots_future.result(),
                 supports_future.result(),
                 start,
+                band_start,
                 norms,
                 min_support,
             )
-            for_block, pool = pool.split(stop)
-            kept.append(_Pairs.merge(for_block, pairs).top_k(k, n_items))
-            later = pairs.cols_from(stop).transposed(n_items)
-            pool = _Pairs.merge(pool, later).top_k(k, n_items)
+            waiting = [part.head(stop) for part in pool]
+            pool = [part.tail(stop) for part in pool]
+            kept.append(_Pairs.merge([*waiting, pairs]).top_k(k, n_items))
+            later = pairs.cols_from(band_stop).transposed(n_items)
+            pool.append(later.top_k(k, n_items))
+            if sum(part.rows.size for part in pool) > pool_limit:
+                pool = [_Pairs.merge(pool).top_k(k, n_items)]
 
     result = _Pairs.concat(kept)
     frame = pd.DataFrame(
@@ -547,19 +570,50 @@ def _top_k_per_group(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Positions of the k largest values of each group, and their ranks (1..k).
 
-    ``groups`` must be non-decreasing and ``values`` non-negative. The result is
-    ordered by group, value descending, then tie_breaks ascending.
+    ``groups`` must be non-decreasing, ``values`` non-negative and ``tie_breaks``
+    distinct within a group. The result is ordered by group, value descending,
+    then tie_breaks ascending.
     """
     candidates = _top_k_candidates(groups, values, n_groups, k)
-    order = np.lexsort(
-        (tie_breaks[candidates], -values[candidates], groups[candidates])
-    )
-    ordered = candidates[order]
+    ordered = candidates[
+        _group_value_order(
+            groups[candidates], values[candidates], tie_breaks[candidates]
+        )
+    ]
     ordered_groups = groups[ordered]
     sizes = np.bincount(ordered_groups, minlength=n_groups)
     ranks = np.arange(ordered.size) - (np.cumsum(sizes) - sizes)[ordered_groups] + 1
     keep = ranks <= k
     return ordered[keep], ranks[keep]
+
+
+def _group_value_order(
+    groups: np.ndarray, values: np.ndarray, tie_breaks: np.ndarray
+) -> np.ndarray:
+    """Order by group, then value descending, then tie_breaks ascending.
+
+    Values are replaced by their dense rank so that the three keys fit one int64
+    and a single sort does the work (much faster than a three-key lexsort).
+    """
+    if values.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    by_value = np.argsort(values)
+    sorted_values = values[by_value]
+    value_rank = np.empty(values.size, dtype=np.int64)
+    value_rank[by_value] = np.cumsum(
+        np.concatenate(([0], sorted_values[1:] != sorted_values[:-1]))
+    )
+    n_values = int(value_rank[by_value[-1]]) + 1
+    first_group = int(groups[0])
+    n_group_keys = int(groups[-1]) - first_group + 1
+    n_tie_keys = int(tie_breaks.max()) + 1
+    if n_group_keys * n_values * n_tie_keys >= 2**62:
+        return np.lexsort((tie_breaks, -value_rank, groups))
+    key = (groups - first_group).astype(np.int64) * n_values
+    key += n_values - 1 - value_rank
+    key *= n_tie_keys
+    key += tie_breaks
+    return np.argsort(key)
 
 
 def _top_k_candidates(
@@ -575,17 +629,25 @@ def _top_k_candidates(
     crowded = sizes > k
     if not crowded.any():
         return np.arange(values.size)
-    positions = np.flatnonzero(crowded[groups])
     crowded_sizes = sizes[crowded]
-    crowded_rank = np.repeat(np.arange(crowded_sizes.size), crowded_sizes)
-    bits = values[positions].astype(np.float32).view(np.uint32) >> _BUCKET_SHIFT
-    bits = bits.astype(np.int64)
-    top_bits = np.maximum.reduceat(bits, np.cumsum(crowded_sizes) - crowded_sizes)
-    buckets = np.maximum(bits - top_bits[crowded_rank] + _N_BUCKETS - 1, 0)
+    if crowded_sizes.size == np.count_nonzero(sizes):
+        positions = None
+        crowded_values = values
+    else:
+        positions = np.flatnonzero(crowded[groups])
+        crowded_values = values[positions]
+    starts = np.cumsum(crowded_sizes) - crowded_sizes
+    crowded_rank = np.repeat(
+        np.arange(crowded_sizes.size, dtype=np.int64), crowded_sizes
+    )
+    bits = crowded_values.astype(np.float32).view(np.int32) >> _BUCKET_SHIFT
+    buckets = bits - np.maximum.reduceat(bits, starts)[crowded_rank]
+    buckets += _N_BUCKETS - 1
+    np.maximum(buckets, 0, out=buckets)
 
     thresholds = np.empty(crowded_sizes.size, dtype=np.int64)
     groups_per_chunk = max(1, _COUNT_TABLE_CELLS // _N_BUCKETS)
-    bounds = np.concatenate(([0], np.cumsum(crowded_sizes)))
+    bounds = np.concatenate((starts, [crowded_values.size]))
     for first in range(0, crowded_sizes.size, groups_per_chunk):
         last = min(first + groups_per_chunk, crowded_sizes.size)
         lo, hi = bounds[first], bounds[last]
@@ -593,11 +655,14 @@ def _top_k_candidates(
             (crowded_rank[lo:hi] - first) * _N_BUCKETS + buckets[lo:hi],
             minlength=(last - first) * _N_BUCKETS,
         ).reshape(last - first, _N_BUCKETS)
-        at_or_above = np.cumsum(table[:, ::-1], axis=1)[:, ::-1]
-        thresholds[first:last] = (at_or_above >= k).sum(axis=1) - 1
+        at_or_above = np.cumsum(table[:, ::-1], axis=1)
+        thresholds[first:last] = _N_BUCKETS - (at_or_above >= k).argmax(axis=1) - 1
 
+    keep_crowded = buckets >= thresholds[crowded_rank]
+    if positions is None:
+        return np.flatnonzero(keep_crowded)
     keep = np.ones(values.size, dtype=bool)
-    keep[positions] = buckets >= thresholds[crowded_rank]
+    keep[positions] = keep_crowded
     return np.flatnonzero(keep)
 
 
@@ -633,22 +698,25 @@ class _Pairs:
         )
 
     @classmethod
-    def merge(cls, first: _Pairs, second: _Pairs) -> _Pairs:
-        """Both sets together, still grouped by row (a linear merge of two runs)."""
+    def merge(cls, parts: Sequence[_Pairs]) -> _Pairs:
+        """All parts together, grouped by row (parts are sorted runs, which the
+        stable sort merges in linear time)."""
         joined = [
-            np.concatenate(pair)
-            for pair in zip(_fields(first), _fields(second), strict=True)
+            np.concatenate(arrays) for arrays in zip(*map(_fields, parts), strict=True)
         ]
         order = np.argsort(joined[0], kind="stable")
         return cls(*(array[order] for array in joined))
 
+    def head(self, stop: int) -> _Pairs:
+        cut = int(np.searchsorted(self.rows, stop))
+        return _Pairs(*(array[:cut] for array in _fields(self)))
+
+    def tail(self, stop: int) -> _Pairs:
+        cut = int(np.searchsorted(self.rows, stop))
+        return _Pairs(*(array[cut:] for array in _fields(self)))
+
     def take(self, positions: np.ndarray) -> _Pairs:
         return _Pairs(*(array[positions] for array in _fields(self)))
-
-    def split(self, stop: int) -> tuple[_Pairs, _Pairs]:
-        cut = int(np.searchsorted(self.rows, stop))
-        head = np.arange(cut)
-        return self.take(head), self.take(np.arange(cut, self.rows.size))
 
     def cols_from(self, start: int) -> _Pairs:
         return self.take(np.flatnonzero(self.cols >= start))
@@ -703,17 +771,27 @@ def _item_blocks(
     return blocks
 
 
+def _bands(blocks: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The item range of the band each block belongs to."""
+    bands: list[tuple[int, int]] = []
+    for members in np.array_split(np.arange(len(blocks)), min(_N_BANDS, len(blocks))):
+        band = (blocks[members[0]][0], blocks[members[-1]][1])
+        bands.extend([band] * members.size)
+    return bands
+
+
 def _block_product(
-    by_item: sparse.csc_matrix, by_user: sparse.csr_matrix, start: int, stop: int
+    by_item: sparse.csc_matrix, right: sparse.csr_matrix, start: int, stop: int
 ) -> sparse.csr_matrix:
-    """Items start..stop-1 against items start.. (rows: block items)."""
-    return (by_item[:, start:stop].T @ by_user[:, start:]).tocsr()
+    """Items start..stop-1 (rows) against the items of ``right`` (columns)."""
+    return (by_item[:, start:stop].T @ right).tocsr()
 
 
 def _block_pairs(
     dots: sparse.csr_matrix,
     supports: sparse.csr_matrix,
     start: int,
+    col_start: int,
     norms: np.ndarray,
     min_support: int,
 ) -> _Pairs:
@@ -726,15 +804,14 @@ def _block_pairs(
         supports.sort_indices()
         if not np.array_equal(dots.indices, supports.indices):
             raise RuntimeError("co-occurrence and support products do not align")
-    rows = np.repeat(
-        np.arange(start, start + dots.shape[0], dtype=np.int64), np.diff(dots.indptr)
-    )
-    cols = dots.indices.astype(np.int64) + start
-    keep = (supports.data >= min_support) & (cols != rows)
-    rows, cols = rows[keep], cols[keep]
-    similarity = dots.data[keep] / (norms[rows] * norms[cols])
+    selected = np.flatnonzero(supports.data >= min_support)
+    rows = np.searchsorted(dots.indptr, selected, side="right") - 1 + start
+    cols = dots.indices[selected].astype(np.int64) + col_start
+    not_self = cols != rows
+    selected, rows, cols = selected[not_self], rows[not_self], cols[not_self]
+    similarity = dots.data[selected] / (norms[rows] * norms[cols])
     np.minimum(similarity, 1.0, out=similarity)
-    return _Pairs(rows, cols, similarity, supports.data[keep].astype(np.int64))
+    return _Pairs(rows, cols, similarity, supports.data[selected].astype(np.int64))
 
 
 # --- recommendations -------------------------------------------------------------

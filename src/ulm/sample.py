@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import gzip
 import io
 import logging
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 SAMPLE_USERS = 7_500
 USERS_PER_ITEM = 10
 MIN_ITEMS = 80
-PILOT_USERS = 20_000
+PILOT_USERS = 50_000
 FORMATS = ("csv.gz", "parquet")
 
 EVENT_COLUMNS = (
@@ -60,8 +61,12 @@ RAW_EVENT_TYPES = (
     "wishlist_add",
 )
 # (canonical kind, index of the raw spelling in RAW_EVENT_TYPES, share of rows)
-RAW_TYPE_VARIANTS = ((VIEW, 5, 0.04), (VIEW, 6, 0.015), (ADD_TO_CART, 7, 0.05))
-RAW_TYPE_VARIANTS += ((PURCHASE, 8, 0.02),)
+RAW_TYPE_VARIANTS = (
+    (VIEW, 5, 0.04),
+    (VIEW, 6, 0.015),
+    (ADD_TO_CART, 7, 0.05),
+    (PURCHASE, 8, 0.02),
+)
 UNKNOWN_EVENT_TYPE = 9
 
 # Share of rows written as "2024-03-05T14:22:31Z", "2024-03-05 14:22:31" (UTC
@@ -91,8 +96,7 @@ HOUR = 3_600
 DAY = 86_400
 WEEK = 7 * DAY
 MAX_VIEWS_PER_SESSION = 40
-PURCHASE_ORDER = 2 * MAX_VIEWS_PER_SESSION + 2
-ORDER_SPAN = 2 * PURCHASE_ORDER
+MAX_GAP_IN_SESSION = 1_200
 
 
 @dataclass(frozen=True)
@@ -255,15 +259,18 @@ ONE_TIME_BUYER = 4
 FIRST_SESSION_CART_RATE = 0.4
 FIRST_SESSION_BUY_RATE = 0.75
 
-# Weekly churn hazard: logit = persona churn_logit - SESSION_EFFECT * log1p(sessions
-# in the last 4 weeks) + DECLINE_EFFECT * max(0, log1p(sessions in the 4 weeks
-# before) - log1p(sessions in the last 4 weeks)) + NEW_USER_EFFECT in the first
-# 4 weeks after sign-up.
+# Weekly chance that an active user stops: logistic of
+#   persona churn_logit
+#   - SESSION_EFFECT * log1p(sessions in the last 4 weeks)
+#   - HABIT_EFFECT * log1p(sessions since sign-up or return)
+#   + DECLINE_EFFECT * max(0, log1p(sessions 5-8 weeks ago) - log1p(last 4 weeks))
+#   + NEW_USER_EFFECT during the first 4 weeks after sign-up.
 SESSION_EFFECT = 0.6
 DECLINE_EFFECT = 1.0
 NEW_USER_EFFECT = 0.7
 HABIT_EFFECT = 0.5
 FATIGUE_NOISE = 0.12
+PRICE_TASTE_STRENGTH = 2.0
 MAX_WEEKLY_SESSIONS = 5.0
 
 
@@ -337,7 +344,9 @@ def _history_bounds(start: str, months: int) -> tuple[np.ndarray, np.ndarray]:
     return seconds, calendar_month
 
 
-def _segmented_cdf(weights: np.ndarray, segment: np.ndarray, n_segments: int):
+def _segmented_cdf(
+    weights: np.ndarray, segment: np.ndarray, n_segments: int
+) -> np.ndarray:
     """Cumulative weights for drawing within a segment, for several weight rows.
 
     ``weights`` has one row per group and one column per element; elements are
@@ -424,9 +433,13 @@ def _build_catalog(n_items: int, rng: np.random.Generator) -> _Catalog:
     ).astype(np.int64)
     brand = np.where(rng.random(n_items) < 0.75, bundle_brand[bundle], other_brand)
 
-    taste = np.array([0.0, -1.0, 1.0])[:, None]
-    bundle_weights = bundle_popularity[None, :] * price_level[None, :] ** (1.3 * taste)
-    item_weights = popularity[None, :] * (price / base_price[category]) ** (1.3 * taste)
+    taste = np.array([0.0, 1.0, -1.0])[:, None]
+    bundle_weights = bundle_popularity[None, :] * price_level[None, :] ** (
+        PRICE_TASTE_STRENGTH * taste
+    )
+    item_weights = popularity[None, :] * (price / base_price[category]) ** (
+        PRICE_TASTE_STRENGTH * taste
+    )
     popularity_cdf = np.cumsum(popularity) / popularity.sum()
     popularity_cdf[-1] = 1.0
 
@@ -452,8 +465,8 @@ def _build_catalog(n_items: int, rng: np.random.Generator) -> _Catalog:
 
 
 def _taste_group(persona: np.ndarray) -> np.ndarray:
-    """0 neutral, 1 prefers cheap items, 2 prefers expensive items."""
-    return np.array([0, 1, 2])[_persona_values("price_taste")[persona]]
+    """0 neutral, 1 prefers expensive items, 2 prefers cheap items."""
+    return _persona_values("price_taste")[persona] % 3
 
 
 def _affinity_draw(
@@ -506,10 +519,8 @@ def _build_users(
 
     affinity_count = rng.choice([1, 2, 3], size=n_users, p=[0.45, 0.35, 0.2])
     shares = np.array([c.share for c in _CATEGORIES])
-    gumbel = np.log(shares)[None, :] - np.log(
-        -np.log(rng.random((n_users, N_CATEGORIES)))
-    )
-    affinity = np.argsort(-gumbel, axis=1)[:, :3].astype(np.int16)
+    preference = np.log(shares)[None, :] + rng.gumbel(size=(n_users, N_CATEGORIES))
+    affinity = np.argsort(-preference, axis=1)[:, :3].astype(np.int16)
 
     bundle_count = 1 + np.minimum(rng.poisson(1.6, n_users), 5)
     bundle_offset = np.concatenate([[0], np.cumsum(bundle_count)])
@@ -623,6 +634,7 @@ def _sessions(
     n_sessions = len(session_user)
 
     hour_cdf = np.cumsum(SESSION_HOUR_WEIGHTS) / np.sum(SESSION_HOUR_WEIGHTS)
+    hour_cdf[-1] = 1.0
     offset = np.array([c[2] * 60 for c in _COUNTRIES])[users.country[session_user]]
     week_start = start_s + session_week * WEEK
     at = (
@@ -663,6 +675,52 @@ def _rank_within(group: np.ndarray) -> np.ndarray:
     return np.arange(n) - first
 
 
+def _view_items(
+    view_session: np.ndarray,
+    session_user: np.ndarray,
+    focus_bundle: np.ndarray,
+    users: _Users,
+    catalog: _Catalog,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Item of each view and whether it came from the session's focus bundle.
+
+    A view shows an item of the session's focus bundle (55%), an item of one of
+    the user's favourite categories at the user's price taste (35%), or an item
+    drawn by overall popularity (10%).
+    """
+    n_views = len(view_session)
+    source = np.searchsorted([0.55, 0.9], rng.random(n_views), side="right")
+    item = np.empty(n_views, dtype=np.int32)
+
+    from_focus = np.flatnonzero(source == 0)
+    bundle = focus_bundle[view_session[from_focus]]
+    position = catalog.bundle_size[bundle] * rng.random(len(from_focus)) ** 1.4
+    item[from_focus] = catalog.bundle_start[bundle] + position.astype(np.int64)
+
+    from_category = np.flatnonzero(source == 1)
+    user = session_user[view_session[from_category]]
+    key = _taste_group(users.persona[user]) * N_CATEGORIES + _affinity_draw(
+        user, users, rng
+    )
+    drawn = np.searchsorted(
+        catalog.item_cdf, key + rng.random(len(from_category)), side="right"
+    )
+    item[from_category] = drawn % len(catalog.category)
+
+    from_popular = np.flatnonzero(source == 2)
+    item[from_popular] = np.searchsorted(
+        catalog.popularity_cdf, rng.random(len(from_popular)), side="right"
+    )
+    return item, source == 0
+
+
+def _within_session(flags: np.ndarray, first_row: np.ndarray) -> np.ndarray:
+    """Count of earlier flagged rows in the same session, for every row."""
+    before = np.cumsum(flags, dtype=np.int32) - flags
+    return before - before[first_row]
+
+
 def _session_events(
     session_user: np.ndarray,
     session_at: np.ndarray,
@@ -671,133 +729,137 @@ def _session_events(
     catalog: _Catalog,
     rng: np.random.Generator,
 ) -> _Events:
+    """Events of every session: [login], views each maybe followed by its
+    add_to_cart, then one purchase per bought cart at checkout."""
     n_sessions = len(session_user)
     persona = users.persona[session_user]
     n_views = np.minimum(
         1 + rng.poisson(_persona_values("extra_views")[persona]), MAX_VIEWS_PER_SESSION
     )
-    has_login = rng.random(n_sessions) < _persona_values("login_rate")[persona]
+    has_login = (
+        rng.random(n_sessions) < _persona_values("login_rate")[persona]
+    ).astype(np.int32)
     bundle_count = np.diff(users.bundle_offset)[session_user]
-    focus = users.bundles[
+    focus_bundle = users.bundles[
         users.bundle_offset[session_user]
         + (rng.random(n_sessions) * bundle_count).astype(np.int64)
     ]
-
-    view_session = np.repeat(np.arange(n_sessions), n_views)
-    view_index = _rank_within(view_session)
-    view_user = session_user[view_session]
-    view_persona = persona[view_session]
+    view_session = np.repeat(np.arange(n_sessions, dtype=np.int32), n_views)
+    first_view = (np.cumsum(n_views) - n_views)[view_session]
+    item, from_focus = _view_items(
+        view_session, session_user, focus_bundle, users, catalog, rng
+    )
     n_view_rows = len(view_session)
 
-    source = np.searchsorted([0.55, 0.9], rng.random(n_view_rows), side="right")
-    item = np.empty(n_view_rows, dtype=np.int64)
-    from_focus = np.flatnonzero(source == 0)
-    bundle = focus[view_session[from_focus]]
-    position = catalog.bundle_size[bundle] * rng.random(len(from_focus)) ** 1.4
-    item[from_focus] = catalog.bundle_start[bundle] + position.astype(np.int64)
-    from_category = np.flatnonzero(source == 1)
-    category_user = view_user[from_category]
-    key = _taste_group(users.persona[category_user]) * N_CATEGORIES + _affinity_draw(
-        category_user, users, rng
-    )
-    item[from_category] = np.searchsorted(
-        catalog.item_cdf, key + rng.random(len(from_category)), side="right"
-    ) % len(catalog.category)
-    from_popular = np.flatnonzero(source == 2)
-    item[from_popular] = np.searchsorted(
-        catalog.popularity_cdf, rng.random(len(from_popular)), side="right"
-    )
-
-    first_session = session_rank[view_session] == 0
-    one_time = view_persona == ONE_TIME_BUYER
+    view_persona = persona[view_session]
+    opening_purchase = (persona == ONE_TIME_BUYER) & (session_rank == 0)
+    opening_view = opening_purchase[view_session]
     cart_rate = _persona_values("cart_rate")[view_persona] * np.where(
-        source == 0, 1.6, 0.5
+        from_focus, 1.6, 0.5
     )
-    cart_rate = np.where(one_time & first_session, FIRST_SESSION_CART_RATE, cart_rate)
-    buy_rate = _persona_values("buy_rate")[view_persona]
-    buy_rate = np.where(one_time & first_session, FIRST_SESSION_BUY_RATE, buy_rate)
+    cart_rate[opening_view] = FIRST_SESSION_CART_RATE
     carted = rng.random(n_view_rows) < cart_rate
-    bought = carted & (rng.random(n_view_rows) < buy_rate)
+    del cart_rate
+    cart_rows = np.flatnonzero(carted)
+    cart_persona = view_persona[cart_rows]
+    buy_rate = _persona_values("buy_rate")[cart_persona]
+    buy_rate[opening_view[cart_rows]] = FIRST_SESSION_BUY_RATE
+    bought_carts = np.flatnonzero(rng.random(len(cart_rows)) < buy_rate)
+    purchase_rows = cart_rows[bought_carts]
+    bought = np.zeros(n_view_rows, dtype=bool)
+    bought[purchase_rows] = True
+
     multiple = (
-        rng.random(n_view_rows) < _persona_values("multi_quantity_rate")[view_persona]
+        rng.random(len(cart_rows))
+        < _persona_values("multi_quantity_rate")[cart_persona]
     )
-    quantity = np.where(multiple, 2 + rng.binomial(3, 0.3, n_view_rows), 1)
-    discount = np.where(
-        rng.random(n_view_rows) < _persona_values("discount_rate")[view_persona],
-        rng.integers(1, 7, n_view_rows) * 0.05,
-        0.0,
+    extra = np.minimum(rng.geometric(0.65, len(cart_rows)), 4)
+    cart_quantity = np.where(multiple, 1 + extra, 1).astype(np.int8)
+    purchase_quantity = cart_quantity[bought_carts]
+    discounted = (
+        rng.random(len(purchase_rows))
+        < _persona_values("discount_rate")[cart_persona[bought_carts]]
     )
+    discount = np.where(discounted, rng.integers(1, 7, len(purchase_rows)) * 0.05, 0.0)
     revenue_cents = np.round(
-        catalog.price_cents[item] * quantity * (1.0 - discount)
+        catalog.price_cents[item[purchase_rows]] * purchase_quantity * (1.0 - discount)
     ).astype(np.int64)
 
-    login_session = np.flatnonzero(has_login)
-    cart_rows = np.flatnonzero(carted)
-    purchase_rows = np.flatnonzero(bought)
-    parts = (
-        (login_session, np.zeros(len(login_session), np.int64), LOGIN, None),
-        (view_session, 1 + 2 * view_index, VIEW, np.arange(n_view_rows)),
-        (
-            view_session[cart_rows],
-            2 + 2 * view_index[cart_rows],
-            ADD_TO_CART,
-            cart_rows,
-        ),
-        (
-            view_session[purchase_rows],
-            PURCHASE_ORDER + view_index[purchase_rows],
-            PURCHASE,
-            purchase_rows,
-        ),
+    n_carts = np.bincount(view_session[cart_rows], minlength=n_sessions)
+    n_purchases = np.bincount(view_session[purchase_rows], minlength=n_sessions)
+    size = has_login + n_views + n_carts + n_purchases
+    offset = np.cumsum(size) - size
+    view_at = (
+        offset[view_session]
+        + has_login[view_session]
+        + (np.arange(n_view_rows) - first_view)
+        + _within_session(carted, first_view)
     )
-    sort_key = np.concatenate([s * ORDER_SPAN + o for s, o, _, _ in parts])
-    order = np.argsort(sort_key, kind="stable")
-    del sort_key
-    event_session = np.concatenate([s for s, _, _, _ in parts])[order]
-    kind = np.concatenate([np.full(len(s), k, dtype=np.int8) for s, _, k, _ in parts])[
-        order
-    ]
-    view_row = np.concatenate(
-        [np.full(len(s), -1) if rows is None else rows for s, _, _, rows in parts]
-    )[order]
-    del order, parts
-    has_item = view_row >= 0
-    event_item = np.where(has_item, item[view_row], -1).astype(np.int32)
-    event_quantity = np.where(
-        kind == VIEW, 1, np.where(has_item, quantity[view_row], 0)
-    ).astype(np.int8)
-    event_revenue = np.where(kind == PURCHASE, revenue_cents[view_row], 0)
-    del view_row, has_item
+    cart_at = view_at[cart_rows] + 1
+    purchase_session = view_session[purchase_rows]
+    purchase_at = (
+        offset[purchase_session]
+        + has_login[purchase_session]
+        + n_views[purchase_session]
+        + n_carts[purchase_session]
+        + _within_session(bought, first_view)[purchase_rows]
+    )
+    del carted, bought, first_view
 
+    n_events = int(size.sum())
+    event_session = np.repeat(np.arange(n_sessions, dtype=np.int32), size)
+    kind = np.full(n_events, LOGIN, dtype=np.int8)
+    event_item = np.full(n_events, -1, dtype=np.int32)
+    quantity = np.zeros(n_events, dtype=np.int8)
+    revenue = np.zeros(n_events, dtype=np.int64)
+    kind[view_at] = VIEW
+    event_item[view_at] = item
+    quantity[view_at] = 1
+    kind[cart_at] = ADD_TO_CART
+    event_item[cart_at] = item[cart_rows]
+    quantity[cart_at] = cart_quantity
+    kind[purchase_at] = PURCHASE
+    event_item[purchase_at] = item[purchase_rows]
+    quantity[purchase_at] = purchase_quantity
+    revenue[purchase_at] = revenue_cents
+    del view_at, cart_at, purchase_at, item
+
+    elapsed = _elapsed_in_session(kind, event_session, rng)
+    return _Events(
+        user=session_user[event_session].astype(np.int32),
+        at=session_at[event_session] + elapsed,
+        kind=kind,
+        item=event_item,
+        quantity=quantity,
+        revenue_cents=revenue,
+        refunded=np.zeros(n_events, dtype=bool),
+    )
+
+
+def _elapsed_in_session(
+    kind: np.ndarray, event_session: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Seconds from the session start to each event; gaps stay under 20 minutes."""
     n_events = len(kind)
-    gap = np.empty(n_events)
-    gap[kind == LOGIN] = 0.0
-    is_view = kind == VIEW
-    gap[is_view] = 8 + rng.exponential(55.0, int(is_view.sum()))
-    is_cart = kind == ADD_TO_CART
-    gap[is_cart] = 3 + rng.exponential(12.0, int(is_cart.sum()))
+    gap = np.zeros(n_events, dtype=np.float32)
+    is_view = np.flatnonzero(kind == VIEW)
+    gap[is_view] = 8 + 55 * rng.standard_exponential(len(is_view), dtype=np.float32)
+    is_cart = np.flatnonzero(kind == ADD_TO_CART)
+    gap[is_cart] = 3 + 12 * rng.standard_exponential(len(is_cart), dtype=np.float32)
     is_purchase = kind == PURCHASE
     checkout = is_purchase.copy()
     checkout[1:] &= ~is_purchase[:-1]
-    gap[checkout] = 25 + rng.exponential(80.0, int(checkout.sum()))
-    line_item = is_purchase & ~checkout
-    gap[line_item] = rng.integers(1, 4, int(line_item.sum()))
-    np.minimum(gap, 1_200, out=gap)
+    line_item = np.flatnonzero(is_purchase & ~checkout)
+    checkout = np.flatnonzero(checkout)
+    gap[checkout] = 25 + 80 * rng.standard_exponential(len(checkout), dtype=np.float32)
+    gap[line_item] = rng.integers(1, 4, len(line_item))
+    np.minimum(gap, MAX_GAP_IN_SESSION, out=gap)
     session_start = np.ones(n_events, dtype=bool)
     session_start[1:] = event_session[1:] != event_session[:-1]
-    gap[session_start] = 0.0
+    gap[session_start] = 0
     elapsed = np.cumsum(gap.astype(np.int64))
     elapsed -= np.maximum.accumulate(np.where(session_start, elapsed, 0))
-    event_at = session_at[event_session] + elapsed
-    return _Events(
-        user=session_user[event_session].astype(np.int32),
-        at=event_at,
-        kind=kind,
-        item=event_item,
-        quantity=event_quantity,
-        revenue_cents=event_revenue,
-        refunded=np.zeros(n_events, dtype=bool),
-    )
+    return elapsed
 
 
 def _with_refunds(
@@ -922,46 +984,77 @@ def _pick_dirty_rows(
     return {name: np.sort(rows[name]) for name in DIRTY_KINDS}
 
 
-def _digits(chars: np.ndarray, column: int, values: np.ndarray, width: int) -> None:
-    """Write zero-padded decimal ``values`` into ``chars[:, column:column + width]``."""
+@functools.cache
+def _digit_table(width: int) -> np.ndarray:
+    return np.array([f"{i:0{width}d}" for i in range(10**width)], dtype=f"S{width}")
+
+
+@functools.cache
+def _clock_table() -> np.ndarray:
+    seconds = np.arange(DAY)
+    return np.char.add(
+        np.char.add(_digit_table(2)[seconds // HOUR], b":"),
+        np.char.add(
+            np.char.add(_digit_table(2)[seconds // 60 % 60], b":"),
+            _digit_table(2)[seconds % 60],
+        ),
+    )
+
+
+def _decimal_parts(values: np.ndarray, width: int) -> list[np.ndarray]:
+    """Zero-padded decimal text of ``values`` as byte-string columns, left first."""
+    parts = []
     remaining = values.astype(np.int64)
-    for position in range(column + width - 1, column - 1, -1):
-        remaining, digit = np.divmod(remaining, 10)
-        chars[:, position] = digit + 48
+    for _ in range(width // 4):
+        remaining, low = np.divmod(remaining, 10_000)
+        parts.append(_digit_table(4)[low])
+    if width % 4:
+        parts.append(_digit_table(width % 4)[remaining])
+    return parts[::-1]
 
 
-def _strings(
-    chars: np.ndarray,
-    lengths: np.ndarray | None = None,
+def _joined_text(
+    parts: list[np.ndarray | bytes],
+    n_rows: int,
     valid: np.ndarray | None = None,
+    trim: bool = False,
 ) -> pa.Array:
-    """Arrow strings from a (rows, width) byte matrix, each row cut to its length."""
-    n_rows, width = chars.shape
-    if lengths is None and valid is None:
-        data = chars.reshape(-1)
-        offsets = np.arange(0, (n_rows + 1) * width, width, dtype=np.int64)
-    else:
-        if lengths is None:
-            lengths = np.full(n_rows, width, dtype=np.int64)
-        if valid is not None:
-            lengths = np.where(valid, lengths, 0)
-        data = chars[np.arange(width)[None, :] < lengths[:, None]]
-        offsets = np.zeros(n_rows + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
+    """Arrow strings made by joining fixed-width byte-string columns row by row.
+
+    With ``trim`` the trailing spaces used as padding are cut; rows where
+    ``valid`` is False are nulls.
+    """
+    layout = np.dtype(
+        [
+            (
+                f"part{i}",
+                part.dtype if isinstance(part, np.ndarray) else f"S{len(part)}",
+            )
+            for i, part in enumerate(parts)
+        ]
+    )
+    rows = np.empty(n_rows, dtype=layout)
+    for i, part in enumerate(parts):
+        rows[f"part{i}"] = part
+    width = layout.itemsize
+    offsets = np.arange(0, (n_rows + 1) * width, width, dtype=np.int64)
     bitmap, null_count = None, 0
     if valid is not None and not valid.all():
         bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
         null_count = int(n_rows - valid.sum())
-    return pa.LargeStringArray.from_buffers(
-        n_rows, pa.py_buffer(offsets), pa.py_buffer(data), bitmap, null_count
+    text = pa.LargeStringArray.from_buffers(
+        n_rows,
+        pa.py_buffer(offsets),
+        pa.py_buffer(rows.view(np.uint8)),
+        bitmap,
+        null_count,
     )
+    return pc.utf8_rtrim(text, " ") if trim else text
 
 
 def _ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
-    chars = np.empty((len(numbers), 1 + width), dtype=np.uint8)
-    chars[:, 0] = ord(prefix)
-    _digits(chars, 1, numbers, width)
-    return _strings(chars)
+    parts = [prefix.encode(), *_decimal_parts(numbers, width)]
+    return _joined_text(parts, len(numbers))
 
 
 def _id_width(n: int, minimum: int) -> int:
@@ -981,39 +1074,29 @@ def _timestamps(
     local = at + np.where(style == 2, offset_minutes * 60, 0)
     days = local // DAY
     first_day = int(days.min(initial=0))
-    calendar = np.arange(first_day, int(days.max(initial=0)) + 1).astype(
-        "datetime64[D]"
-    )
-    day_chars = np.frombuffer(
-        np.datetime_as_string(calendar).astype("S10").tobytes(), dtype=np.uint8
-    ).reshape(-1, 10)
-
-    chars = np.empty((len(at), 25), dtype=np.uint8)
-    chars[:, :10] = day_chars[days - first_day]
-    chars[:, 10] = np.where(style == 1, ord(" "), ord("T"))
-    second_of_day = local - days * DAY
-    _digits(chars, 11, second_of_day // HOUR, 2)
-    chars[:, 13] = ord(":")
-    _digits(chars, 14, second_of_day // 60 % 60, 2)
-    chars[:, 16] = ord(":")
-    _digits(chars, 17, second_of_day % 60, 2)
-
-    suffixes = ["Z", ""] + [
-        f"{'-' if m < 0 else '+'}{abs(m) // 60:02d}:{abs(m) % 60:02d}"
+    last_day = int(days.max(initial=0))
+    calendar = np.arange(first_day, last_day + 1).astype("datetime64[D]")
+    date = np.datetime_as_string(calendar).astype("S10")[days - first_day]
+    separator = np.where(style == 1, b" ", b"T")
+    clock = _clock_table()[local - days * DAY]
+    suffixes = [b"Z", b""] + [
+        f"{'-' if m < 0 else '+'}{abs(m) // 60:02d}:{abs(m) % 60:02d}".encode()
         for _, _, m in _COUNTRIES
     ]
-    suffix_chars = np.frombuffer(
-        np.array(suffixes).astype("S6").tobytes(), dtype=np.uint8
-    ).reshape(-1, 6)
-    suffix = np.where(style == 2, 2 + country.astype(np.int64), style)
-    chars[:, 19:] = suffix_chars[suffix]
-    lengths = 19 + np.array([len(s) for s in suffixes])[suffix]
+    suffix_table = np.array([s.ljust(6) for s in suffixes], dtype="S6")
+    suffix = suffix_table[np.where(style == 2, 2 + country.astype(np.int64), style)]
 
+    far_future = np.flatnonzero(state == 3)
+    date[far_future] = [
+        b"2099" + value[4:].replace(b"-02-29", b"-02-28") for value in date[far_future]
+    ]
     unparseable = state == 1
-    chars[unparseable, :10] = np.frombuffer(b"not a date", dtype=np.uint8)
-    lengths[unparseable] = 10
-    chars[state == 3, :4] = np.frombuffer(b"2099", dtype=np.uint8)
-    return _strings(chars, lengths, valid=state != 2)
+    date[unparseable] = b"not a date"
+    separator[unparseable] = b" "
+    clock[unparseable] = b" " * 8
+    suffix[unparseable] = b" " * 6
+    parts = [date, separator, clock, suffix]
+    return _joined_text(parts, len(at), valid=state != 2, trim=True)
 
 
 def _money(cents: np.ndarray, state: np.ndarray) -> pa.Array:

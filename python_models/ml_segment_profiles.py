@@ -1,0 +1,11 @@
+"""One row per behavior segment: size, name and features in real units."""
+
+from ulm import frames, pipelines, settings
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    config = settings.from_dbt(dbt)
+    dbt.ref("ml_user_segments")
+    activity = frames.to_pandas(dbt.ref("fct_user_activity"))
+    return pipelines.fit_segments(activity, config).profiles

@@ -1,0 +1,15 @@
+"""Top-N unseen items per user, with the item that led to each one."""
+
+from ulm import frames, pipelines, settings
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    config = settings.from_dbt(dbt)
+    interactions = frames.to_pandas(dbt.ref("int_user_item_interactions"))
+    similarities = frames.to_pandas(dbt.ref("ml_item_similarities"))
+    users = frames.to_pandas(dbt.ref("fct_user_activity").project("user_id"))
+    as_of = frames.to_pandas(dbt.ref("int_as_of_date"))
+    return pipelines.user_recommendations(
+        interactions, similarities, users, as_of, config
+    )

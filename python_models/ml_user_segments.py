@@ -1,0 +1,10 @@
+"""KMeans behavior segment of every user (rules: ulm.segments)."""
+
+from ulm import frames, pipelines, settings
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    config = settings.from_dbt(dbt)
+    activity = frames.to_pandas(dbt.ref("fct_user_activity"))
+    return pipelines.fit_segments(activity, config).assignments

@@ -1,0 +1,60 @@
+"""Reuse of one fit across the Python models of a single dbt build.
+
+dbt-duckdb runs every Python model inside the dbt process, and several models
+need the same fit (segments for assignments, profiles and metrics). A fit is
+kept in memory under a key made of the function, its parameters and a content
+hash of its input frames, so a second model gets the identical object instead
+of fitting again; a different input or parameter always fits anew.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_MAX_ENTRIES = 8
+_entries: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+def frame_fingerprint(frame: pd.DataFrame) -> str:
+    """Content hash of a frame: its columns, dtypes and every value in order."""
+    digest = hashlib.sha256()
+    schema = [(str(column), str(dtype)) for column, dtype in frame.dtypes.items()]
+    digest.update(repr(schema).encode())
+    row_hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    digest.update(row_hashes.tobytes())
+    return digest.hexdigest()
+
+
+def cached_call(
+    name: str,
+    function: Callable[..., T],
+    frames: dict[str, pd.DataFrame],
+    **params: Any,
+) -> T:
+    """function(**frames, **params), computed once per distinct input."""
+    parts = [name, repr(sorted(params.items()))]
+    parts += [
+        f"{key}={frame_fingerprint(frame)}" for key, frame in sorted(frames.items())
+    ]
+    key = hashlib.sha256("|".join(parts).encode()).hexdigest()
+    with _lock:
+        if key in _entries:
+            log.info("%s: reusing the fit made earlier in this build", name)
+            return _entries[key]
+    result = function(**frames, **params)
+    with _lock:
+        if len(_entries) >= _MAX_ENTRIES:
+            _entries.pop(next(iter(_entries)))
+        _entries[key] = result
+    return result

@@ -1,0 +1,155 @@
+"""What each dbt Python model computes, from plain frames and settings.
+
+The files under python_models/ only read their refs and call one function
+here, so the whole ML layer runs and is tested without dbt. Fits needed by
+more than one model go through ulm.cache and happen once per build.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from ulm import cache, churn, recommend, segments
+from ulm.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SEGMENT_FEATURES = (
+    "net_revenue",
+    "purchase_days",
+    "days_since_last_event",
+    "events_90d",
+    "active_days_90d",
+    "sessions_90d",
+    "tenure_days",
+    "distinct_items",
+)
+
+METRIC_COLUMNS = ["model", "variant", "metric_name", "metric_value", "note"]
+
+
+def as_of_bounds(as_of: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """(as_of_date, end of that day) from the one-row int_as_of_date table."""
+    if as_of.empty or pd.isna(as_of["as_of_date"].iloc[0]):
+        raise ValueError(
+            "No accepted events: int_as_of_date is empty, so there is nothing to "
+            "model. Check staging.stg_raw__events_rejected for why rows were "
+            "rejected."
+        )
+    as_of_date = pd.Timestamp(as_of["as_of_date"].iloc[0])
+    return as_of_date, as_of_date + pd.Timedelta(days=1)
+
+
+def fit_segments(activity: pd.DataFrame, config: Settings) -> segments.SegmentResult:
+    columns = ["user_id", *SEGMENT_FEATURES]
+    return cache.cached_call(
+        "segments",
+        segments.fit_segments,
+        {"features": activity[columns]},
+        feature_columns=SEGMENT_FEATURES,
+        k=config.segments_k,
+        seed=config.random_seed,
+    )
+
+
+def interaction_matrix(
+    interactions: pd.DataFrame, as_of: pd.DataFrame, config: Settings
+) -> recommend.InteractionMatrix:
+    _, as_of_end = as_of_bounds(as_of)
+    return cache.cached_call(
+        "interaction matrix",
+        recommend.build_matrix,
+        {"interactions": interactions},
+        weights=config.interaction_weights,
+        reference_at=as_of_end,
+        half_life_days=config.cf_half_life_days,
+    )
+
+
+def item_similarities(
+    interactions: pd.DataFrame, as_of: pd.DataFrame, config: Settings
+) -> pd.DataFrame:
+    matrix = interaction_matrix(interactions, as_of, config)
+    return recommend.item_similarities(
+        matrix, k=config.similar_items_k, min_support=config.cf_min_support
+    )
+
+
+def user_recommendations(
+    interactions: pd.DataFrame,
+    similarities: pd.DataFrame,
+    users: pd.DataFrame,
+    as_of: pd.DataFrame,
+    config: Settings,
+) -> pd.DataFrame:
+    """Top-N per user; users with no item history get the popular fallback."""
+    matrix = interaction_matrix(interactions, as_of, config)
+    return recommend.recommend(
+        matrix,
+        similarities,
+        n=config.recommendations_n,
+        users_without_history=users["user_id"].to_numpy(),
+    )
+
+
+def churn_result(
+    daily: pd.DataFrame, as_of: pd.DataFrame, config: Settings
+) -> churn.ChurnResult:
+    as_of_date, _ = as_of_bounds(as_of)
+    return cache.cached_call(
+        "churn",
+        churn.score_churn,
+        {"daily": daily},
+        as_of_date=as_of_date.date(),
+        horizon_days=config.churn_horizon_days,
+        lookback_days=config.churn_lookback_days,
+        n_cutoffs=config.churn_training_cutoffs,
+        seed=config.random_seed,
+    )
+
+
+def model_metrics(
+    daily: pd.DataFrame,
+    interactions: pd.DataFrame,
+    activity: pd.DataFrame,
+    as_of: pd.DataFrame,
+    config: Settings,
+) -> pd.DataFrame:
+    """Holdout metrics of every model beside its baseline, one row per metric."""
+    as_of_date, as_of_end = as_of_bounds(as_of)
+    holdout_start = as_of_end - pd.Timedelta(days=config.holdout_days)
+
+    churn_metrics = churn_result(daily, as_of, config).metrics
+    recommendation_metrics = recommend.evaluate(
+        interactions,
+        config.interaction_weights,
+        reference_at=holdout_start,
+        holdout_start=holdout_start,
+        k=10,
+        n_neighbours=config.similar_items_k,
+        min_support=config.cf_min_support,
+        half_life_days=config.cf_half_life_days,
+    )
+    recommendation_metrics = recommendation_metrics.assign(
+        note=f"time split: train before {holdout_start:%Y-%m-%d}, "
+        f"purchases from then to {as_of_date:%Y-%m-%d} are the truth"
+    )
+    segment_metrics = fit_segments(activity, config).metrics
+
+    metrics = pd.concat(
+        [
+            frame.reindex(columns=METRIC_COLUMNS)
+            for frame in (churn_metrics, recommendation_metrics, segment_metrics)
+        ],
+        ignore_index=True,
+    )
+    metrics["metric_value"] = metrics["metric_value"].astype(np.float64)
+    metrics["note"] = metrics["note"].fillna("").astype(str)
+    metrics.insert(0, "as_of_date", as_of_date.date())
+    log.info("model metrics: %d rows", len(metrics))
+    return metrics.sort_values(
+        ["model", "variant", "metric_name"], kind="stable"
+    ).reset_index(drop=True)
