@@ -24,7 +24,7 @@ def to_arrow(data: Any) -> pa.Table:
         return data.read_all()
     if isinstance(data, pd.DataFrame):
         return pa.Table.from_pandas(data, preserve_index=False)
-    for method in ("fetch_arrow_table", "to_arrow_table", "toArrow"):
+    for method in ("to_arrow_table", "fetch_arrow_table", "toArrow"):
         if hasattr(data, method):
             return getattr(data, method)()
     if hasattr(data, "toPandas"):

@@ -868,7 +868,7 @@ def _with_refunds(
     purchases = np.flatnonzero(events.kind == PURCHASE)
     rate = _persona_values("refund_rate")[users.persona[events.user[purchases]]]
     refunded = purchases[rng.random(len(purchases)) < rate]
-    delay = DAY + np.minimum(rng.exponential(6.0 * DAY, len(refunded)), 44 * DAY)
+    delay = -DAY + np.minimum(rng.exponential(6.0 * DAY, len(refunded)), 44 * DAY)
     refund_at = events.at[refunded] + delay.astype(np.int64)
     in_history = refund_at < end_s
     refunded, refund_at = refunded[in_history], refund_at[in_history]

@@ -1,0 +1,143 @@
+"""Settings, frames, the per-build cache and the pipelines the models call."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from ulm import cache, frames, pipelines, settings
+
+
+def test_settings_read_vars_with_none_words_and_digit_strings() -> None:
+    config = settings.from_json(
+        json.dumps(
+            {
+                "segments_k": "5",
+                "cf_half_life_days": "none",
+                "churn_horizon_days": "45",
+                "interaction_weights": {"view": 2, "refund": -1},
+                "unknown_key": 1,
+            }
+        )
+    )
+    assert config.segments_k == 5
+    assert config.cf_half_life_days is None
+    assert config.churn_horizon_days == 45
+    assert config.interaction_weights == {"view": 2.0, "refund": -1.0}
+    assert settings.from_json(json.dumps({"segments_k": "AUTO"})).segments_k == "auto"
+    assert settings.from_json(None) == settings.Settings()
+
+
+@pytest.mark.parametrize("value", ["many", "0", "-2"])
+def test_settings_reject_a_bad_k_with_the_var_name(value: str) -> None:
+    with pytest.raises(ValueError, match="segments_k"):
+        settings.from_json(json.dumps({"segments_k": value}))
+
+
+def test_frames_read_duckdb_relations_with_decimals_as_floats() -> None:
+    connection = duckdb.connect()
+    relation = connection.sql(
+        "select 'u1' as user_id, cast(12.5 as decimal(18, 4)) as revenue,"
+        " sum(x) as total from (select 3::bigint as x)"
+    )
+    frame = frames.to_pandas(relation)
+    assert frame["revenue"].dtype == np.float64
+    assert frame["total"].dtype == np.float64
+    assert frame.loc[0, "revenue"] == 12.5
+    assert frame.loc[0, "total"] == 3.0
+    assert frame.loc[0, "user_id"] == "u1"
+
+
+def test_frames_accept_arrow_and_pandas_and_refuse_other_things() -> None:
+    table = pa.table({"a": pa.array([Decimal("1.25")], pa.decimal128(10, 2))})
+    assert frames.to_pandas(table)["a"].tolist() == [1.25]
+    already = pd.DataFrame({"a": [1]})
+    assert frames.to_pandas(already) is already
+    with pytest.raises(TypeError, match="Cannot read a int"):
+        frames.to_arrow(5)
+
+
+def test_cache_reuses_a_fit_only_for_identical_input_and_parameters() -> None:
+    calls: list[int] = []
+
+    def fit(frame: pd.DataFrame, scale: int) -> int:
+        calls.append(scale)
+        return int(frame["x"].sum()) * scale
+
+    frame = pd.DataFrame({"x": [1, 2, 3]})
+    assert cache.cached_call("t", fit, {"frame": frame}, scale=2) == 12
+    assert cache.cached_call("t", fit, {"frame": frame.copy()}, scale=2) == 12
+    assert calls == [2]
+    assert cache.cached_call("t", fit, {"frame": frame}, scale=3) == 18
+    changed = pd.DataFrame({"x": [1, 2, 4]})
+    assert cache.cached_call("t", fit, {"frame": changed}, scale=2) == 14
+    assert calls == [2, 3, 2]
+
+
+def test_fingerprint_sees_values_order_and_types() -> None:
+    base = pd.DataFrame({"x": [1, 2]})
+    assert cache.frame_fingerprint(base) == cache.frame_fingerprint(base.copy())
+    assert cache.frame_fingerprint(base) != cache.frame_fingerprint(base[::-1])
+    assert cache.frame_fingerprint(base) != cache.frame_fingerprint(
+        base.astype("float64")
+    )
+
+
+def test_as_of_bounds_names_the_problem_when_nothing_was_accepted() -> None:
+    empty = pd.DataFrame({"as_of_date": pd.Series([], dtype="datetime64[ns]")})
+    with pytest.raises(ValueError, match="stg_raw__events_rejected"):
+        pipelines.as_of_bounds(empty)
+    as_of = pd.DataFrame({"as_of_date": [pd.Timestamp("2024-03-31")]})
+    assert pipelines.as_of_bounds(as_of) == (
+        pd.Timestamp("2024-03-31"),
+        pd.Timestamp("2024-04-01"),
+    )
+
+
+def _interactions() -> pd.DataFrame:
+    """Three users who bought a and b together, a fourth who bought only a."""
+    rows = []
+    for user in ["u1", "u2", "u3"]:
+        for item in ["a", "b"]:
+            rows.append((user, item, "purchase", 1, 1))
+    rows.append(("u4", "a", "purchase", 1, 1))
+    rows.append(("u4", "c", "view", 1, 1))
+    frame = pd.DataFrame(
+        rows,
+        columns=["user_id", "item_id", "event_type", "events", "events_before_holdout"],
+    )
+    frame["last_at"] = pd.Timestamp("2024-03-01")
+    frame["last_before_holdout_at"] = pd.Timestamp("2024-03-01")
+    return frame
+
+
+def test_recommendations_follow_co_purchases_and_cover_users_without_items() -> None:
+    config = settings.Settings(recommendations_n=2)
+    as_of = pd.DataFrame({"as_of_date": [pd.Timestamp("2024-03-31")]})
+    interactions = _interactions()
+    similarities = pipelines.item_similarities(interactions, as_of, config)
+    assert set(
+        zip(similarities["item_id"], similarities["similar_item_id"], strict=True)
+    ) == {
+        ("a", "b"),
+        ("b", "a"),
+    }
+    users = pd.DataFrame({"user_id": ["u1", "u2", "u3", "u4", "u5"]})
+    recommendations = pipelines.user_recommendations(
+        interactions, similarities, users, as_of, config
+    )
+    top = recommendations[recommendations["rank"] == 1].set_index("user_id")
+    assert top.loc["u4", "item_id"] == "b"
+    assert top.loc["u4", "source_item_id"] == "a"
+    assert top.loc["u4", "strategy"] == "item_cf"
+    assert top.loc["u5", "strategy"] == "popular"
+    assert top.loc["u5", "item_id"] == "a"
+    assert "c" not in set(
+        recommendations.loc[recommendations["user_id"] == "u4", "item_id"]
+    )
