@@ -6,8 +6,8 @@
 {# Timestamp text -> UTC timestamp without time zone.
    Accepts ISO-8601 with 'T' or a space, optional fraction, an offset (Z,
    +hh:mm, +hhmm), a zone name suffix such as ' UTC', and epoch seconds (10
-   digits) or milliseconds (13 digits). Text without an offset is read in
-   var raw_timezone. #}
+   digits) or milliseconds (13 digits). Text without an offset after its
+   time of day (a date alone included) is read in var raw_timezone. #}
 {% macro parse_timestamp_utc(text) %}
     {{ return(adapter.dispatch('parse_timestamp_utc', 'ulm')(text)) }}
 {% endmacro %}
@@ -20,7 +20,8 @@
             then make_timestamp(cast(trim({{ text }}) as bigint) * 1000)
         when regexp_matches(
             trim({{ text }}),
-            '([+-][0-9]{2}(:?[0-9]{2})?|Z|[A-Za-z_]+(/[A-Za-z_]+)*)$'
+            '[0-9]:[0-9]{2}(:[0-9]{2})?([.][0-9]+)? ?'
+            || '([+-][0-9]{2}(:?[0-9]{2})?|Z|[A-Za-z_]+(/[A-Za-z_]+)*)$'
         )
             then timezone('UTC', try_cast(trim({{ text }}) as timestamptz))
         else timezone(

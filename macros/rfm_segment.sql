@@ -32,16 +32,28 @@
 {%- endmacro %}
 
 {#
-    1-5 score of a value among all rows: 1 + floor(5 * (rank - 1) / rows),
-    with rank() giving tied values the first position of their run. Ties
-    therefore share the score of where their run starts: when most buyers
-    bought once, they all score 1 on frequency instead of being split. Set
-    descending=true where a smaller value is better (recency in days).
+    1-5 score of a value among all rows, 5 best: rows are ranked into
+    fifths, and tied values always share one score. Where a tie run lands
+    on a boundary it takes the run's worst score (ties='worst') or its best
+    (ties='best'):
+    - frequency and monetary use 'worst': when most buyers bought once they
+      all score 1 instead of being spread over several scores;
+    - recency uses 'best': everyone who bought on the latest day is equally
+      recent and scores 5, even when that is most buyers.
+    No rule splits ties, so heavy ties never fail.
 #}
-{% macro rfm_score(column, descending=false) -%}
+{% macro rfm_score(column, better='higher', ties='worst') -%}
+    {%- set worst_first = 'asc' if better == 'higher' else 'desc' -%}
+    {%- set best_first = 'desc' if better == 'higher' else 'asc' -%}
+    {%- if ties == 'worst' -%}
     cast(1 + floor(
-        5.0 * (rank() over (
-            order by {{ column }} {{ 'desc' if descending else 'asc' }}
-        ) - 1) / count(*) over ()
+        5.0 * (rank() over (order by {{ column }} {{ worst_first }}) - 1)
+        / count(*) over ()
     ) as integer)
+    {%- else -%}
+    cast(5 - floor(
+        5.0 * (rank() over (order by {{ column }} {{ best_first }}) - 1)
+        / count(*) over ()
+    ) as integer)
+    {%- endif -%}
 {%- endmacro %}

@@ -50,7 +50,10 @@ parsed as (
         event_types.is_item_event,
         trim(new_rows.raw_user_id) as user_id,
         trim(new_rows.raw_item_id) as item_id,
-        nullif(trim(new_rows.raw_session_id), '') as session_id,
+        case
+            when not {{ is_blank_id('new_rows.raw_session_id') }}
+                then trim(new_rows.raw_session_id)
+        end as session_id,
         {{ parse_timestamp_utc('new_rows.raw_event_at') }} as event_at,
         {{ parse_integer('new_rows.raw_quantity') }} as parsed_quantity,
         {{ parse_decimal('new_rows.raw_revenue') }} as parsed_revenue,

@@ -1,13 +1,33 @@
 """Synthetic behavior events with the patterns the ulm marts and models look for.
 
 The generator is deterministic: the same arguments give the same users, items and
-events, row for row. It models growing monthly acquisition with seasonality,
-sessions made of bursts of events, a view -> add_to_cart -> purchase funnel with
-later refunds, items in categories and bundles with Zipf-like popularity, distinct
-shopper types, churn driven by each user's own activity, and users who come back
-after a long gap. With ``dirty=True`` a small, counted share of rows breaks the
-input contract the way real feeds do, so staging and its rejects can be reconciled
-against ``Dataset.injected``.
+events, row for row, and the same files byte for byte. What it models:
+
+- Acquisition: users sign up in every month of the history, 6% more each month,
+  with more sign-ups in November and December; the first event of a user comes
+  0 to 5 minutes after ``signed_up_at``.
+- Shopper types (hidden): window shoppers (many views, rare purchases), regulars,
+  bargain hunters (frequent, cheap items, discounts, larger quantities), big
+  spenders (expensive items) and one-time buyers (buy in the first session, then
+  leave). Each user also has an engagement level and a slow drift in activity.
+- Lifecycle: week by week an active user has Poisson sessions; the chance to stop
+  rises with few recent sessions, few sessions overall, a drop against the four
+  weeks before, and in the first month. A stopped user returns after 6 or more
+  weeks with a chance set by the shopper type (resurrection), or never.
+- Sessions: an optional login, views about a minute apart, an add_to_cart right
+  after some views, then one purchase per bought cart at checkout. Sessions start
+  at local day-time hours and are hours or days apart.
+- Items: 12 categories, brands, and bundles of 3 to 6 related items with
+  Zipf-like popularity. Each user favours 1 to 3 categories and a few bundles,
+  and keeps browsing and buying inside them, so items bought together predict
+  later purchases far better than overall popularity does.
+- Money: revenue = quantity * price, less a 5-30% discount on some purchases;
+  refunds repeat the purchase's quantity and revenue (positive) 1 to 45 days
+  later, for a few percent of purchases.
+
+With ``dirty=True`` a small, counted share of rows breaks the input contract the
+way real feeds do (see ``DIRTY_KINDS``), so staging and its rejects can be
+reconciled against ``Dataset.injected``.
 """
 
 from __future__ import annotations
@@ -490,11 +510,12 @@ def _build_users(
         * np.array(ACQUISITION_SEASON)[calendar_month]
     )
     month = rng.choice(n_months, size=n_users, p=month_weight / month_weight.sum())
-    month_length = np.diff(month_bounds)
-    signup_at = month_bounds[month] + (
-        rng.random(n_users) * month_length[month]
-    ).astype(np.int64)
-    signup_at = np.sort(np.minimum(signup_at, month_bounds[-1] - 2 * HOUR))
+    signup_span = np.diff(month_bounds)
+    signup_span[-1] -= 2 * HOUR
+    signup_at = month_bounds[month] + (rng.random(n_users) * signup_span[month]).astype(
+        np.int64
+    )
+    signup_at = np.sort(signup_at)
     month = np.searchsorted(month_bounds, signup_at, side="right") - 1
 
     persona = rng.choice(
@@ -729,8 +750,11 @@ def _session_events(
     catalog: _Catalog,
     rng: np.random.Generator,
 ) -> _Events:
-    """Events of every session: [login], views each maybe followed by its
-    add_to_cart, then one purchase per bought cart at checkout."""
+    """Events of every session, in order.
+
+    A session is an optional login, then views, each maybe followed at once by an
+    add_to_cart of the same item, then at checkout one purchase per bought cart.
+    """
     n_sessions = len(session_user)
     persona = users.persona[session_user]
     n_views = np.minimum(
@@ -752,18 +776,18 @@ def _session_events(
     n_view_rows = len(view_session)
 
     view_persona = persona[view_session]
-    opening_purchase = (persona == ONE_TIME_BUYER) & (session_rank == 0)
-    opening_view = opening_purchase[view_session]
+    one_time_first_session = (persona == ONE_TIME_BUYER) & (session_rank == 0)
+    in_first_purchase_session = one_time_first_session[view_session]
     cart_rate = _persona_values("cart_rate")[view_persona] * np.where(
         from_focus, 1.6, 0.5
     )
-    cart_rate[opening_view] = FIRST_SESSION_CART_RATE
+    cart_rate[in_first_purchase_session] = FIRST_SESSION_CART_RATE
     carted = rng.random(n_view_rows) < cart_rate
     del cart_rate
     cart_rows = np.flatnonzero(carted)
     cart_persona = view_persona[cart_rows]
     buy_rate = _persona_values("buy_rate")[cart_persona]
-    buy_rate[opening_view[cart_rows]] = FIRST_SESSION_BUY_RATE
+    buy_rate[in_first_purchase_session[cart_rows]] = FIRST_SESSION_BUY_RATE
     bought_carts = np.flatnonzero(rng.random(len(cart_rows)) < buy_rate)
     purchase_rows = cart_rows[bought_carts]
     bought = np.zeros(n_view_rows, dtype=bool)
@@ -789,15 +813,15 @@ def _session_events(
     n_purchases = np.bincount(view_session[purchase_rows], minlength=n_sessions)
     size = has_login + n_views + n_carts + n_purchases
     offset = np.cumsum(size) - size
-    view_at = (
+    view_slot = (
         offset[view_session]
         + has_login[view_session]
         + (np.arange(n_view_rows) - first_view)
         + _within_session(carted, first_view)
     )
-    cart_at = view_at[cart_rows] + 1
+    cart_slot = view_slot[cart_rows] + 1
     purchase_session = view_session[purchase_rows]
-    purchase_at = (
+    purchase_slot = (
         offset[purchase_session]
         + has_login[purchase_session]
         + n_views[purchase_session]
@@ -812,17 +836,17 @@ def _session_events(
     event_item = np.full(n_events, -1, dtype=np.int32)
     quantity = np.zeros(n_events, dtype=np.int8)
     revenue = np.zeros(n_events, dtype=np.int64)
-    kind[view_at] = VIEW
-    event_item[view_at] = item
-    quantity[view_at] = 1
-    kind[cart_at] = ADD_TO_CART
-    event_item[cart_at] = item[cart_rows]
-    quantity[cart_at] = cart_quantity
-    kind[purchase_at] = PURCHASE
-    event_item[purchase_at] = item[purchase_rows]
-    quantity[purchase_at] = purchase_quantity
-    revenue[purchase_at] = revenue_cents
-    del view_at, cart_at, purchase_at, item
+    kind[view_slot] = VIEW
+    event_item[view_slot] = item
+    quantity[view_slot] = 1
+    kind[cart_slot] = ADD_TO_CART
+    event_item[cart_slot] = item[cart_rows]
+    quantity[cart_slot] = cart_quantity
+    kind[purchase_slot] = PURCHASE
+    event_item[purchase_slot] = item[purchase_rows]
+    quantity[purchase_slot] = purchase_quantity
+    revenue[purchase_slot] = revenue_cents
+    del view_slot, cart_slot, purchase_slot, item
 
     elapsed = _elapsed_in_session(kind, event_session, rng)
     return _Events(
@@ -868,7 +892,7 @@ def _with_refunds(
     purchases = np.flatnonzero(events.kind == PURCHASE)
     rate = _persona_values("refund_rate")[users.persona[events.user[purchases]]]
     refunded = purchases[rng.random(len(purchases)) < rate]
-    delay = -DAY + np.minimum(rng.exponential(6.0 * DAY, len(refunded)), 44 * DAY)
+    delay = DAY + np.minimum(rng.exponential(6.0 * DAY, len(refunded)), 44 * DAY)
     refund_at = events.at[refunded] + delay.astype(np.int64)
     in_history = refund_at < end_s
     refunded, refund_at = refunded[in_history], refund_at[in_history]

@@ -110,7 +110,7 @@ class SegmentResult:
 class _KSelection:
     k: int
     note: str
-    candidate_rows: list[tuple[float, str]]
+    candidate_rows: list[tuple[str, float, str]]
 
 
 @dataclass(frozen=True)
@@ -304,7 +304,7 @@ def fit_segments(
                 "all users",
             ),
         ]
-        + [("k_selection", value, note) for value, note in selection.candidate_rows]
+        + selection.candidate_rows
     )
     return SegmentResult(assignments, profiles, metrics, selection.k)
 
@@ -453,7 +453,8 @@ def _select_k(
             k_fixed = distinct_rows
         else:
             note = f"fixed by configuration (k={k_fixed})"
-        return _KSelection(k_fixed, note, [(float("nan"), f"k={k_fixed}: {note}")])
+        row = (f"k_selection_k{k_fixed}", float("nan"), f"k={k_fixed}: {note}")
+        return _KSelection(k_fixed, note, [row])
 
     upper = min(k_max, distinct_rows)
     candidates = list(range(min(k_min, upper), upper + 1))
@@ -479,7 +480,9 @@ def _select_k(
             reason = f"silhouette undefined for {len(sample)} sampled users"
         else:
             reason = f"silhouette on {sample_text}"
-        candidate_rows.append((score, f"k={candidate}: {reason}"))
+        candidate_rows.append(
+            (f"k_selection_k{candidate}", score, f"k={candidate}: {reason}")
+        )
 
     finite = [(score, c) for c, score in scores.items() if not np.isnan(score)]
     log.info(
@@ -503,8 +506,8 @@ def _select_k(
             f"({distinct_rows} distinct feature rows), smallest candidate used"
         )
     candidate_rows = [
-        (score, text + ("; chosen" if text.startswith(f"k={chosen}:") else ""))
-        for score, text in candidate_rows
+        (name, score, text + ("; chosen" if text.startswith(f"k={chosen}:") else ""))
+        for name, score, text in candidate_rows
     ]
     return _KSelection(chosen, note, candidate_rows)
 
@@ -632,7 +635,7 @@ def _empty_result(feature_columns: list[str]) -> SegmentResult:
             ("k", 0.0, reason),
             ("silhouette", float("nan"), reason),
             ("inertia", float("nan"), reason),
-            ("k_selection", float("nan"), reason),
+            ("k_selection_k0", float("nan"), reason),
         ]
     )
     return SegmentResult(assignments, profiles, metrics, 0)

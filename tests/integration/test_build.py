@@ -45,7 +45,9 @@ def sample_build(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def uci_build(tmp_path_factory) -> Path:
     folder = dataset_path("uci_online_retail")
-    variables = yaml.safe_load((PROJECT_ROOT / "config/uci_online_retail.yml").read_text())
+    variables = yaml.safe_load(
+        (PROJECT_ROOT / "config/uci_online_retail.yml").read_text()
+    )
     variables["raw_events_path"] = str(folder / "online_retail.parquet")
     database = tmp_path_factory.mktemp("uci") / "ulm.duckdb"
     run_dbt(["build"], database, variables)

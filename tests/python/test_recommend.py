@@ -351,9 +351,11 @@ def test_seen_items_are_never_recommended_even_after_a_refund():
     users = pd.Index(m.user_ids).get_indexer(recs.user_id)
     items = pd.Index(m.item_ids).get_indexer(recs.item_id)
     assert not np.asarray(m.seen_matrix()[users, items]).any()
-    assert recs.groupby("user_id")["rank"].apply(
-        lambda ranks: ranks.tolist() == list(range(1, len(ranks) + 1))
-    ).all()
+    assert (
+        recs.groupby("user_id")["rank"]
+        .apply(lambda ranks: ranks.tolist() == list(range(1, len(ranks) + 1)))
+        .all()
+    )
 
 
 def test_recommendations_are_deterministic_across_batches_and_threads():
@@ -429,8 +431,7 @@ def test_evaluate_on_a_hand_built_split():
     assert list(metrics.columns) == cf.METRIC_COLUMNS
     assert (metrics.model == "recommendations").all()
     got = {
-        (row.variant, row.metric_name): row.metric_value
-        for row in metrics.itertuples()
+        (row.variant, row.metric_name): row.metric_value for row in metrics.itertuples()
     }
     assert got.keys() == expected.keys()
     for key, value in expected.items():

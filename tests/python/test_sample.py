@@ -211,6 +211,18 @@ def test_funnel_narrows_from_views_to_purchases(history):
     assert counts["purchase"] > 10 * counts["refund"]
 
 
+def test_every_purchase_follows_an_add_to_cart_of_the_same_item(history):
+    carts = history.loc[history["event_type"].isin(["add_to_cart", "cart"])]
+    purchases = history.loc[history["is_purchase"]]
+    matched = purchases.merge(
+        carts, on=["user_id", "item_id", "quantity"], suffixes=("", "_cart")
+    )
+    waited = matched["at"] - matched["at_cart"]
+    matched = matched[(waited > pd.Timedelta(0)) & (waited < pd.Timedelta(hours=2))]
+
+    assert set(matched["event_id"]) == set(purchases["event_id"])
+
+
 def test_sessions_are_bursts_separated_by_hours(history):
     ordered = history.sort_values(["user_id", "at"], kind="stable")
     same_user = ordered["user_id"].eq(ordered["user_id"].shift())

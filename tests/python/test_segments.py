@@ -134,7 +134,12 @@ def test_three_blobs_give_k3_one_segment_per_blob_ordered_by_revenue():
     # Highest net_revenue centroid gets id 0: loyal (a), light (b), lapsed (c).
     assert segment_of.groupby(blob).first().to_dict() == {"a": 0, "b": 1, "c": 2}
 
-    selection = result.metrics.loc[result.metrics["metric_name"] == "k_selection"]
+    selection = result.metrics.loc[
+        result.metrics["metric_name"].str.startswith("k_selection")
+    ]
+    assert selection["metric_name"].tolist() == [
+        f"k_selection_k{k}" for k in range(2, 9)
+    ]
     assert selection["note"].str.slice(0, 4).tolist() == [
         f"k={k}:" for k in range(2, 9)
     ]

@@ -24,7 +24,10 @@ engagement as (
         count(distinct user_id) filter (
             where event_type = 'purchase'
         ) as buyers,
-        sum(quantity) filter (where event_type = 'purchase') as units_sold,
+        cast(
+            sum(quantity) filter (where event_type = 'purchase')
+            as {{ dbt.type_bigint() }}
+        ) as units_sold,
         sum(net_revenue) as net_revenue,
         min(event_at) as first_seen_at,
         max(event_at) as last_seen_at

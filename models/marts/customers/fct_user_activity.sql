@@ -38,20 +38,22 @@ windows as (
     select
         user_id,
         {%- for days in windows %}
-        coalesce(sum(events) filter (where days_ago < {{ days }}), 0)
-            as events_{{ days }}d,
+        cast(coalesce(
+            sum(events) filter (where days_ago < {{ days }}), 0
+        ) as {{ dbt.type_bigint() }}) as events_{{ days }}d,
         count(*) filter (where days_ago < {{ days }})
             as active_days_{{ days }}d,
-        coalesce(sum(sessions) filter (where days_ago < {{ days }}), 0)
-            as sessions_{{ days }}d,
+        cast(coalesce(
+            sum(sessions) filter (where days_ago < {{ days }}), 0
+        ) as {{ dbt.type_bigint() }}) as sessions_{{ days }}d,
         {%- endfor %}
-        coalesce(
+        cast(coalesce(
             sum(events) filter (where days_ago >= 30 and days_ago < 60), 0
-        ) as events_previous_30d,
-        sum(events) as events,
-        sum(sessions) as sessions,
-        sum(purchases) as purchases,
-        sum(add_to_carts) as add_to_carts,
+        ) as {{ dbt.type_bigint() }}) as events_previous_30d,
+        cast(sum(events) as {{ dbt.type_bigint() }}) as events,
+        cast(sum(sessions) as {{ dbt.type_bigint() }}) as sessions,
+        cast(sum(purchases) as {{ dbt.type_bigint() }}) as purchases,
+        cast(sum(add_to_carts) as {{ dbt.type_bigint() }}) as add_to_carts,
         count(*) filter (where purchases > 0) as purchase_days,
         sum(revenue) - sum(refunded_revenue) as net_revenue,
         min(days_ago) as days_since_last_event,

@@ -47,9 +47,12 @@ buyers as (
 scored as (
     select
         *,
-        {{ rfm_score('recency_days', descending=true) }} as recency_score,
-        {{ rfm_score('frequency') }} as frequency_score,
-        {{ rfm_score('monetary') }} as monetary_score
+        {{ rfm_score('recency_days', better='lower', ties='best') }}
+            as recency_score,
+        {{ rfm_score('frequency', better='higher', ties='worst') }}
+            as frequency_score,
+        {{ rfm_score('monetary', better='higher', ties='worst') }}
+            as monetary_score
     from buyers
 ),
 

@@ -37,8 +37,8 @@ monthly_activity as (
     select
         user_id,
         {{ dbt.date_trunc('month', 'activity_date') }} as month_start,
-        sum(events) as events,
-        sum(key_actions) as key_actions,
+        cast(sum(events) as {{ dbt.type_bigint() }}) as events,
+        cast(sum(key_actions) as {{ dbt.type_bigint() }}) as key_actions,
         sum(revenue) - sum(refunded_revenue) as net_revenue,
         max(activity_date) as last_active_date
     from daily
@@ -94,11 +94,11 @@ running as (
             order by month_start
             rows between unbounded preceding and current row
         ) as last_active_to_date,
-        sum(case when key_actions > 0 then 1 else 0 end) over (
+        cast(sum(case when key_actions > 0 then 1 else 0 end) over (
             partition by user_id
             order by month_start
             rows between unbounded preceding and current row
-        ) as key_action_months_to_date,
+        ) as {{ dbt.type_bigint() }}) as key_action_months_to_date,
         {{ dbt.datediff('acquisition_month', 'month_start', 'month') }}
             as months_since_acquisition
     from joined
