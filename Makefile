@@ -22,7 +22,7 @@ build: setup
 test: setup
 	$(BIN)/ruff check src tests python_models
 	$(BIN)/ruff format --check src tests python_models
-	$(BIN)/sqlfluff lint models macros
+	$(BIN)/sqlfluff lint models
 	$(BIN)/pytest -q
 
 docs: setup

@@ -29,8 +29,10 @@ starts as (
         *,
         case
             when previous_event_at is null then true
-            when {{ dbt.datediff('previous_event_at', 'event_at', 'second') }}
-                > {{ var('session_gap_minutes', 30) }} * 60 then true
+            when
+                {{ dbt.datediff('previous_event_at', 'event_at', 'second') }}
+                > {{ var('session_gap_minutes', 30) }} * 60
+                then true
             else false
         end as is_session_start
     from gaps

@@ -38,7 +38,8 @@ final as (
         firsts.first_event_at,
         firsts.last_event_at,
         case
-            when users_file.signed_up_at < firsts.first_event_at
+            when
+                users_file.signed_up_at < firsts.first_event_at
                 and users_file.signed_up_at < as_of.as_of_end_at
                 then users_file.signed_up_at
             else firsts.first_event_at

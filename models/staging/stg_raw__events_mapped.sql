@@ -28,12 +28,12 @@ scanned as (
     select
         row_number() over () as scan_row_number,
         filename as source_file,
-        {%- for column, required in contract %}
+    {%- for column, required in contract %}
         {{ raw_column(
             source_relation, column, 'raw_events_columns', required,
             file_columns
         ) }} as raw_{{ column }}{{ ',' if not loop.last }}
-        {%- endfor %}
+    {%- endfor %}
     from {{ source_relation }}
 ),
 

@@ -39,7 +39,10 @@ event_types as (
 new_rows as (
     select * from mapped
     {%- if is_incremental() %}
-    where source_file not in (select distinct source_file from {{ this }})
+    where
+        source_file not in (
+            select stored.source_file from {{ this }} as stored
+        )
     {%- endif %}
 ),
 
@@ -105,7 +108,8 @@ judged as (
             when event_at >= {{ as_of_literal }} + interval 1 day
                 then 'after_as_of_date'
             {%- else %}
-            when event_at > {{ utc_now() }}
+            when
+                event_at > {{ utc_now() }}
                 + interval {{ var('future_tolerance_hours', 24) }} hour
                 then 'event_at_in_future'
             {%- endif %}
@@ -113,13 +117,16 @@ judged as (
                 then 'unknown_event_type'
             when is_item_event and {{ is_blank_id('raw_item_id') }}
                 then 'missing_item_id'
-            when trim(coalesce(raw_quantity, '')) != ''
+            when
+                trim(coalesce(raw_quantity, '')) != ''
                 and parsed_quantity is null
                 then 'invalid_quantity'
-            when trim(coalesce(raw_revenue, '')) != ''
+            when
+                trim(coalesce(raw_revenue, '')) != ''
                 and parsed_revenue is null
                 then 'invalid_revenue'
-            when event_type in ('purchase', 'refund')
+            when
+                event_type in ('purchase', 'refund')
                 and (parsed_quantity < 0 or parsed_revenue < 0)
                 then 'negative_amount'
         end as invalid_reason,

@@ -4,8 +4,10 @@ Input is the user-day activity table (one row per user per day with any
 activity): ``user_id``, ``activity_date``, ``events``, ``sessions``, ``views``,
 ``add_to_carts``, ``purchases``, ``refunds``, ``revenue`` (gross purchase
 revenue that day), ``refunded_revenue`` and ``distinct_items``. Missing
-numbers count as 0. Net revenue of a day is ``revenue - abs(refunded_revenue)``
-so either sign convention for refunds gives the same result.
+numbers count as 0; rows without ``user_id`` or ``activity_date`` are dropped
+and duplicate user-day rows are summed. Net revenue of a day is
+``revenue - abs(refunded_revenue)``, so either sign convention for refunds gives
+the same result.
 
 Definitions
 -----------
@@ -35,8 +37,8 @@ Holdout evaluation
     training label looks at days on or after the evaluation cutoff.
 Production model
     Trained on all labelled cutoffs, the latest included. When the labelled
-    rows exceed ``max_training_rows`` (default 200,000) a seeded uniform
-    sample of rows is used.
+    rows exceed ``max_training_rows`` (default 100,000) a seeded uniform
+    sample of rows is used (also for the holdout training rows).
 
 Features (one row per eligible user, see ``FEATURE_COLUMNS``)
     ``days_since_last_active``: days from the last active day to the last
@@ -57,7 +59,9 @@ Features (one row per eligible user, see ``FEATURE_COLUMNS``)
     with a single active day the gap still open, ``days_since_last_active``.
 
 Churn model
-    ``HistGradientBoostingClassifier`` (seeded, no early stopping) wrapped in
+    ``HistGradientBoostingClassifier`` (seeded, no early stopping, 60
+    iterations, learning rate 0.15, at most 15 leaves, at least 40 rows per
+    leaf, L2 1.0) wrapped in
     ``CalibratedClassifierCV`` with sigmoid (Platt) calibration on 3-fold
     cross-validated predictions and ``ensemble=False``: the boosted model is
     fitted on all training rows and a monotone sigmoid maps its score to a
@@ -67,7 +71,8 @@ Risk bands
     ``low`` when p < 0.3, ``medium`` when 0.3 <= p < 0.6, ``high`` when p >= 0.6.
 Drivers
     Occlusion: for each feature in turn, every scored user's value is replaced
-    by the training median of that feature and the drop of the churn log-odds
+    by the median of that feature over the production training rows and the
+    drop of the churn log-odds
     is measured, ``logit(p(actual)) - logit(p(median))`` (natural log; one
     batch prediction per feature). ``driver_1..3`` are the three features with
     the largest positive contribution, written as
@@ -76,7 +81,8 @@ Drivers
     than probability points, because near p = 1 several signals each suffice
     and no single one moves the probability, which would leave the riskiest
     users without drivers. A slot is null when fewer than three features add
-    at least 0.05.
+    at least 0.05. With ``drivers_min_probability`` > 0 only users at or above
+    that probability get drivers (a time saver on large inputs).
 Fallback (``model_variant = "baseline_recency"``)
     Used when the production training rows are fewer than
     ``min_training_rows``, when their labels have a single class, or when there
@@ -85,8 +91,16 @@ Fallback (``model_variant = "baseline_recency"``)
     labelled rows, each bucket shrunk towards the recency ramp with
     ``RECENCY_PRIOR_WEIGHT`` pseudo-rows and made non-decreasing in recency;
     without any labelled row the ramp ``min(days_since_last_active / horizon,
-    1)`` itself. Driver 1 is then ``days_since_last_active``. A metrics row
-    ``status`` names the reason.
+    1)`` itself. Driver 1 is then ``"days_since_last_active=N"`` (null when
+    N = 0), drivers 2 and 3 are null.
+Status rows
+    Every run writes one ``metric_name = "status"`` row per model (``churn``,
+    ``predicted_revenue``): ``variant`` is what produced the scores
+    (``classifier`` / ``baseline_recency``, ``regressor`` /
+    ``previous_window``), ``metric_value`` the number of production training
+    rows, ``note`` either ``"ok: ..."`` or ``"fallback: <reason>"``. Empty input
+    gives an empty scores frame and status rows with variant ``none``,
+    ``metric_value`` NaN and the reason.
 Holdout variants (model ``churn``)
     ``classifier``: the churn model above. ``recency``: score =
     ``days_since_last_active``; its Brier score uses the bucket mapping of the
@@ -95,9 +109,10 @@ Holdout variants (model ``churn``)
     the evaluation cutoff (seeded sample of at most ``bgnbd_max_users``),
     active days as transactions and days as time unit (frequency = active days
     - 1, recency = last - first active day, T = last observed day - first
-    active day). Its score is the model's probability of no active day in the
-    horizon, ``1 - P(alive) + P(alive) * ((alpha + T) / (alpha + T +
-    horizon)) ** (r + frequency)``; NaN with a note when it does not fit.
+    active day). Its score, also used for its Brier score, is the model's
+    probability of no active day in the horizon,
+    ``1 - P(alive) + P(alive) * ((alpha + T) / (alpha + T + horizon)) **
+    (r + frequency)``; NaN with a note when it does not fit.
     Metrics: ``roc_auc``, ``pr_auc`` (average precision, churned = positive),
     ``brier``, ``lift_top_decile`` (churn rate in the top 10% of scores over the
     base rate, ties at the boundary shared pro rata), ``base_rate``,
@@ -145,7 +160,7 @@ DEFAULT_N_CUTOFFS = 6
 DEFAULT_MIN_TRAINING_ROWS = 200
 DEFAULT_MAX_TRAINING_ROWS = 100_000
 DEFAULT_BGNBD_MAX_USERS = 100_000
-MIN_HISTORY_FRACTION_OF_LOOKBACK = 1 / 3
+MIN_HISTORY_DIVISOR = 3  # history before a cutoff >= ceil(lookback / 3) days
 PURCHASE_RECENCY_CAP_DAYS = 365
 LONGEST_WINDOW_DAYS = 90
 RISK_BAND_MEDIUM_FROM = 0.3
@@ -468,8 +483,8 @@ def _labelled_rows(
         frames.append(frame)
     if not frames:
         return _empty_training_rows()
-    rows = pd.concat(frames, ignore_index=True)
-    return rows.sort_values(["cutoff", "user_id"], kind="stable").reset_index(drop=True)
+    # each frame is in user order, and frames come in cutoff order
+    return pd.concat(frames, ignore_index=True)
 
 
 def _empty_training_rows() -> pd.DataFrame:
@@ -531,7 +546,7 @@ def earliest_training_cutoff(
     first_activity_date: date | datetime | str | pd.Timestamp,
     lookback_days: int = DEFAULT_LOOKBACK_DAYS,
 ) -> pd.Timestamp:
-    days = math.ceil(lookback_days * MIN_HISTORY_FRACTION_OF_LOOKBACK)
+    days = -(-lookback_days // MIN_HISTORY_DIVISOR)
     return pd.Timestamp(first_activity_date).normalize() + pd.Timedelta(days=days)
 
 

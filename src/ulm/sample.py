@@ -296,6 +296,8 @@ MAX_WEEKLY_SESSIONS = 5.0
 
 @dataclass
 class Dataset:
+    """Generated tables; ``injected`` counts the rows of each of ``DIRTY_KINDS``."""
+
     events: pd.DataFrame
     users: pd.DataFrame
     items: pd.DataFrame
@@ -333,12 +335,12 @@ class _Users:
 @dataclass
 class _Events:
     user: np.ndarray
-    at: np.ndarray
-    kind: np.ndarray
-    item: np.ndarray
-    quantity: np.ndarray
-    revenue_cents: np.ndarray
-    refunded: np.ndarray
+    at: np.ndarray  # epoch seconds, UTC
+    kind: np.ndarray  # LOGIN, VIEW, ADD_TO_CART, PURCHASE or REFUND
+    item: np.ndarray  # -1 for logins
+    quantity: np.ndarray  # 0 for logins
+    revenue_cents: np.ndarray  # 0 except on purchases and refunds
+    refunded: np.ndarray  # purchases that get a refund later
 
 
 def _persona_values(name: str) -> np.ndarray:
@@ -1290,7 +1292,9 @@ def _write_csv_gz(frame: pd.DataFrame, path: Path) -> None:
     """Gzip with a zero timestamp and no file name, so equal frames give equal bytes."""
     with (
         path.open("wb") as raw,
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as zipped,
+        gzip.GzipFile(
+            filename="", mode="wb", compresslevel=6, fileobj=raw, mtime=0
+        ) as zipped,
         io.TextIOWrapper(zipped, encoding="utf-8", newline="") as text,
     ):
         frame.to_csv(text, index=False, lineterminator="\n", chunksize=500_000)

@@ -40,7 +40,7 @@ def day_row(user_id: str, activity_date: str, **values: float) -> dict:
 
 @pytest.fixture
 def hand_daily() -> pd.DataFrame:
-    """Four users around the cutoff 2024-04-01 (last observed day 2024-03-31)."""
+    """Users around the cutoff 2024-04-01 (last observed day 2024-03-31)."""
     return pd.DataFrame(
         [
             day_row(
@@ -61,6 +61,8 @@ def hand_daily() -> pd.DataFrame:
             day_row("a", "2024-04-05", events=9, purchases=1, revenue=30.0),
             day_row("b", "2024-01-05"),
             day_row("c", "2023-12-01"),
+            day_row("e", "2024-01-01"),
+            day_row("f", "2024-01-02"),
             day_row("d", "2023-10-01", purchases=1, revenue=10.0),
             day_row("d", "2024-03-31"),
             day_row("d", "2024-05-01"),
@@ -134,8 +136,8 @@ def note(result, model: str, name: str = "status") -> str:
 def test_snapshot_features_by_hand(hand_daily):
     features = snapshot_features(hand_daily, "2024-04-01").set_index("user_id")
 
-    # c is last active 2023-12-01, before the 90-day lookback [2024-01-02, ...)
-    assert list(features.index) == ["a", "b", "d"]
+    # the 90-day lookback starts on 2024-01-02: f is in, c and e are out
+    assert list(features.index) == ["a", "b", "d", "f"]
     assert list(features.columns) == list(FEATURE_COLUMNS)
     a, b, d = features.loc["a"], features.loc["b"], features.loc["d"]
 
@@ -176,14 +178,14 @@ def test_lookback_controls_eligibility(hand_daily):
     short = snapshot_features(hand_daily, "2024-04-01", lookback_days=30)
     assert list(short["user_id"]) == ["a", "d"]
     long = snapshot_features(hand_daily, "2024-04-01", lookback_days=200)
-    assert list(long["user_id"]) == ["a", "b", "c", "d"]
+    assert list(long["user_id"]) == ["a", "b", "c", "d", "e", "f"]
 
 
 def test_labels_by_hand(hand_daily):
     rows = build_training_rows(hand_daily, ["2024-04-01"], horizon_days=30)
     rows = rows.set_index("user_id")
     # a comes back on 04-05; d's next day 05-01 is just outside [04-01, 05-01)
-    assert rows["churned"].to_dict() == {"a": 0, "b": 1, "d": 1}
+    assert rows["churned"].to_dict() == {"a": 0, "b": 1, "d": 1, "f": 1}
     assert rows.loc["a", "future_revenue"] == pytest.approx(30.0)
     assert rows.loc["d", "future_revenue"] == 0.0
     # previous window [03-02, 04-01)
@@ -192,6 +194,15 @@ def test_labels_by_hand(hand_daily):
 
     longer = build_training_rows(hand_daily, ["2024-04-01"], horizon_days=31)
     assert longer.set_index("user_id").loc["d", "churned"] == 0
+
+
+def test_duplicate_user_days_are_summed(hand_daily):
+    doubled = pd.concat([hand_daily, hand_daily.iloc[[3]]], ignore_index=True)
+    features = snapshot_features(doubled, "2024-04-01").set_index("user_id")
+    # a's 03-28 row counted twice in sums, once as an active day
+    assert features.loc["a", "events_30d"] == 7 + 4
+    assert features.loc["a", "active_days_30d"] == 2
+    assert features.loc["a", "lifetime_active_days"] == 4
 
 
 def random_daily(seed: int) -> pd.DataFrame:
@@ -249,8 +260,10 @@ def test_training_cutoffs_and_holdout_split():
     assert cutoffs == [pd.Timestamp(c) for c in expected]
 
     # a short history keeps only cutoffs from first date + ceil(90 / 3) days on
-    short = training_cutoffs("2024-10-01", "2024-12-30", 30, 90, 6)
+    short = training_cutoffs("2024-10-02", "2024-12-30", 30, 90, 6)
     assert short == [pd.Timestamp("2024-11-01"), pd.Timestamp("2024-12-01")]
+    shorter = training_cutoffs("2024-10-03", "2024-12-30", 30, 90, 6)
+    assert shorter == [pd.Timestamp("2024-12-01")]
     assert training_cutoffs("2024-11-15", "2024-12-30", 30, 90, 6) == []
 
     stepped = training_cutoffs("2024-01-01", "2024-12-30", 30, 90, 6, 10)

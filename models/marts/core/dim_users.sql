@@ -51,7 +51,8 @@ current_month as (
         lifecycle.monthly_state
     from lifecycle
     cross join as_of
-    where lifecycle.month_start
+    where
+        lifecycle.month_start
         = cast({{ dbt.date_trunc('month', 'as_of.as_of_date') }} as date)
 ),
 

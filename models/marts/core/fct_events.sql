@@ -28,10 +28,12 @@ validated as (
 
 new_file_rows as (
     select
-        user_id,
-        event_id
+        validated.user_id,
+        validated.event_id
     from validated
-    where source_file not in (select distinct source_file from {{ this }})
+    where validated.source_file not in (
+        select loaded.source_file from {{ this }} as loaded
+    )
 ),
 
 touched_users as (

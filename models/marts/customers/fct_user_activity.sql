@@ -95,19 +95,22 @@ final as (
         windows.tenure_days,
         windows.days_since_last_event,
         windows.days_since_last_purchase,
-        case when windows.purchase_days >= 2 then
-            cast(
-                windows.days_since_first_purchase
-                - windows.days_since_last_purchase as double
-            ) / (windows.purchase_days - 1)
+        case
+            when windows.purchase_days >= 2 then
+                cast(
+                    windows.days_since_first_purchase
+                    - windows.days_since_last_purchase as double
+                ) / (windows.purchase_days - 1)
         end as mean_days_between_purchases,
-        case when windows.events_30d + windows.events_previous_30d > 0 then
-            cast(
-                windows.events_30d - windows.events_previous_30d as double
-            ) / (windows.events_30d + windows.events_previous_30d)
+        case
+            when windows.events_30d + windows.events_previous_30d > 0 then
+                cast(
+                    windows.events_30d - windows.events_previous_30d as double
+                ) / (windows.events_30d + windows.events_previous_30d)
         end as activity_trend,
-        case when windows.add_to_carts > 0 then
-            cast(windows.purchases as double) / windows.add_to_carts
+        case
+            when windows.add_to_carts > 0 then
+                cast(windows.purchases as double) / windows.add_to_carts
         end as cart_to_purchase_rate,
         windows.first_event_at,
         windows.last_event_at

@@ -35,8 +35,9 @@ users as (
 buyers as (
     select
         users.user_id,
-        {{ dbt.datediff('users.last_purchase_date', 'as_of.as_of_date', 'day') }}
-            as recency_days,
+        {{ dbt.datediff(
+            'users.last_purchase_date', 'as_of.as_of_date', 'day'
+        ) }} as recency_days,
         users.frequency,
         users.monetary
     from users
@@ -67,10 +68,11 @@ final as (
                 'scored.monetary_score'
             ) }}
         end as rfm_segment,
-        case when scored.user_id is not null then
-            cast(scored.recency_score as varchar)
-            || cast(scored.frequency_score as varchar)
-            || cast(scored.monetary_score as varchar)
+        case
+            when scored.user_id is not null then
+                cast(scored.recency_score as varchar)
+                || cast(scored.frequency_score as varchar)
+                || cast(scored.monetary_score as varchar)
         end as rfm_code,
         scored.recency_days,
         users.frequency,

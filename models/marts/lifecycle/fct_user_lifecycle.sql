@@ -45,21 +45,41 @@ monthly_activity as (
     group by 1, 2
 ),
 
+month_bounds as (
+    select
+        min(
+            cast({{ dbt.date_trunc('month', 'acquired.acquired_at') }} as date)
+        ) as first_month,
+        cast(
+            {{ dbt.date_trunc('month', 'as_of.as_of_date') }} as date
+        ) as last_month
+    from acquired
+    cross join as_of
+    group by 2
+),
+
+months as (
+    select
+        cast(
+            {{ month_series('first_month', 'last_month') }} as date
+        ) as month_start
+    from month_bounds
+),
+
 spine as (
     select
         acquired.user_id,
+        months.month_start,
         cast(
             {{ dbt.date_trunc('month', 'acquired.acquired_at') }} as date
-        ) as acquisition_month,
-        cast(months.month_start as date) as month_start
+        ) as acquisition_month
     from acquired
-    cross join as_of
-    cross join lateral (
-        select {{ month_series(
-            dbt.date_trunc('month', 'acquired.acquired_at'),
-            dbt.date_trunc('month', 'as_of.as_of_date')
-        ) }} as month_start
-    ) as months
+    inner join months
+        on
+            months.month_start
+            >= cast(
+                {{ dbt.date_trunc('month', 'acquired.acquired_at') }} as date
+            )
 ),
 
 joined as (
@@ -78,8 +98,9 @@ joined as (
     from spine
     cross join as_of
     left join monthly_activity
-        on spine.user_id = monthly_activity.user_id
-        and spine.month_start = cast(monthly_activity.month_start as date)
+        on
+            spine.user_id = monthly_activity.user_id
+            and spine.month_start = cast(monthly_activity.month_start as date)
 ),
 
 running as (
@@ -121,7 +142,8 @@ final as (
             when {{ dbt.datediff('last_active_to_date', 'reference_date',
                 'day') }} >= {{ var('at_risk_days', 14) }}
                 then 'at_risk'
-            when key_action_months_to_date
+            when
+                key_action_months_to_date
                 >= {{ var('loyal_min_purchase_months', 3) }}
                 then 'loyal'
             when key_action_months_to_date >= 2 then 'retained'
