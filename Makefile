@@ -29,7 +29,7 @@ docs: setup
 	$(BIN)/dbt docs generate
 
 sample: setup
-	$(BIN)/python -m ulm.sample --users 2500 --format csv.gz --out data/sample
+	$(BIN)/python -m ulm.sample --users 7500 --format csv.gz --out data/sample
 
 bench: setup
 	$(BIN)/python -m ulm.benchmark

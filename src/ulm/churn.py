@@ -769,7 +769,6 @@ def _matrix(frame: pd.DataFrame) -> np.ndarray:
 
 def bgnbd_no_activity_probability(
     frequency: np.ndarray,
-    recency: np.ndarray,
     age: np.ndarray,
     horizon_days: int,
     params: dict[str, float],
@@ -781,7 +780,6 @@ def bgnbd_no_activity_probability(
     no transaction in the horizon with probability E[exp(-lambda * horizon)]
     under the posterior Gamma(r + x, alpha + T) of lambda.
     """
-    del recency
     r, alpha = params["r"], params["alpha"]
     stay_quiet = ((alpha + age) / (alpha + age + horizon_days)) ** (r + frequency)
     return 1.0 - probability_alive + probability_alive * stay_quiet
@@ -817,11 +815,15 @@ def _bgnbd_scores(
         raise ValueError(f"BG/NBD parameters are not usable: {params}")
 
     where = np.searchsorted(users, eval_user_codes)
-    f, rec, t = frequency[where], recency[where], age[where]
+    eval_frequency, eval_age = frequency[where], age[where]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        alive = np.asarray(model.conditional_probability_alive(f, rec, t), dtype=float)
-    scores = bgnbd_no_activity_probability(f, rec, t, horizon_days, params, alive)
+        alive = model.conditional_probability_alive(
+            eval_frequency, recency[where], eval_age
+        )
+    scores = bgnbd_no_activity_probability(
+        eval_frequency, eval_age, horizon_days, params, np.asarray(alive, dtype=float)
+    )
     if not np.isfinite(scores).all():
         raise ValueError("BG/NBD produced non-finite probabilities")
     log.info(

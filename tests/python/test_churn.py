@@ -376,7 +376,6 @@ def test_bgnbd_no_activity_probability_by_hand():
     params = {"r": 2.0, "alpha": 10.0, "a": 1.0, "b": 1.0}
     result = bgnbd_no_activity_probability(
         frequency=np.array([0.0, 1.0]),
-        recency=np.array([0.0, 5.0]),
         age=np.array([20.0, 20.0]),
         horizon_days=30,
         params=params,
