@@ -64,3 +64,14 @@ def query(database: Path, sql: str) -> list[tuple]:
 
 def scalar(database: Path, sql: str):
     return query(database, sql)[0][0]
+
+
+def table_checksum(database: Path, table: str) -> tuple[int, str]:
+    """(rows, checksum) of a table, independent of row order."""
+    return tuple(
+        query(
+            database,
+            "select count(*), coalesce(md5(string_agg(row_hash, '' order by row_hash)),"
+            f" '') from (select md5(cast(t as varchar)) as row_hash from {table} as t)",
+        )[0]
+    )

@@ -200,13 +200,10 @@ def item_similarities(
     n_items = m.shape[1]
     weighted = m.matrix.astype(np.float64)
     weighted.sort_indices()
-    binary = sparse.csr_matrix(
-        (np.ones(weighted.nnz, dtype=np.int32), weighted.indices, weighted.indptr),
-        shape=weighted.shape,
-    )
+    binary = _ones_like(weighted, sparse.csr_matrix)
     norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=0)).ravel())
     weighted_by_item = weighted.tocsc()
-    binary_by_item = binary.tocsc()
+    binary_by_item = _ones_like(weighted_by_item, sparse.csc_matrix)
     blocks = _item_blocks(binary, binary_by_item, block_size)
     bands = _bands(blocks)
     right_operands: dict[int, tuple[sparse.csr_matrix, sparse.csr_matrix]] = {}
@@ -216,10 +213,8 @@ def item_similarities(
         band_start = bands[index][0]
         if band_start not in right_operands:
             right_operands.clear()
-            right_operands[band_start] = (
-                weighted[:, band_start:] if band_start else weighted,
-                binary[:, band_start:] if band_start else binary,
-            )
+            right = weighted[:, band_start:] if band_start else weighted
+            right_operands[band_start] = (right, _ones_like(right, sparse.csr_matrix))
         right_weighted, right_binary = right_operands[band_start]
         return (
             executor.submit(
@@ -514,6 +509,14 @@ def _decay_factors(
             "weight needs the time of the last event"
         )
     return 0.5 ** (np.maximum(age_days, 0.0) / half_life_days)
+
+
+def _ones_like(matrix: Any, kind: type) -> Any:
+    """Same stored cells (sharing the index arrays), each holding 1 as int32."""
+    return kind(
+        (np.ones(matrix.nnz, dtype=np.int32), matrix.indices, matrix.indptr),
+        shape=matrix.shape,
+    )
 
 
 def _pattern(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
@@ -888,11 +891,18 @@ def _recommend_arrays(
     weighted = m.matrix
     seen = m.seen_matrix()
     n_users, n_items = m.shape
+    neighbours_of_target = neighbours.T.tocsr()
+    neighbours_of_target.sort_indices()
 
     def batch(start: int) -> _Recommendations:
         stop = min(start + batch_size, n_users)
         part = _recommend_batch(
-            weighted[start:stop], seen[start:stop], neighbours, n, popular_index
+            weighted[start:stop],
+            seen[start:stop],
+            neighbours,
+            neighbours_of_target,
+            n,
+            popular_index,
         )
         return _Recommendations(part.users + start, *_recommendation_fields(part)[1:])
 
@@ -945,6 +955,7 @@ def _recommend_batch(
     weighted: sparse.csr_matrix,
     seen: sparse.csr_matrix,
     neighbours: sparse.csr_matrix,
+    neighbours_of_target: sparse.csr_matrix,
     n: int,
     popular_index: np.ndarray,
 ) -> _Recommendations:
@@ -957,7 +968,7 @@ def _recommend_batch(
     users, items, values = users[keep], scores.indices[keep], scores.data[keep]
     chosen, ranks = _top_k_per_group(users, values, items, n_users, n)
     users, items, values = users[chosen], items[chosen].astype(np.int64), values[chosen]
-    sources = _strongest_sources(weighted, neighbours, users, items)
+    sources = _strongest_sources(weighted, neighbours_of_target, users, items)
     cf = _Recommendations(
         users, items, values, ranks, sources, np.ones(users.size, dtype=bool)
     )
@@ -972,18 +983,22 @@ def _recommend_batch(
 
 def _strongest_sources(
     weighted: sparse.csr_matrix,
-    neighbours: sparse.csr_matrix,
+    neighbours_of_target: sparse.csr_matrix,
     users: np.ndarray,
     items: np.ndarray,
 ) -> np.ndarray:
     """For each (user, item), the user's item j with the largest
-    weight(user, j) * sim(j, item); ties go to the smallest j."""
+    weight(user, j) * sim(j, item); ties go to the smallest j.
+
+    ``neighbours_of_target`` is the transposed neighbour matrix (row i: sim(j, i)
+    by j), so the lookups for one (user, item) stay within one row.
+    """
     if users.size == 0:
         return np.zeros(0, dtype=np.int64)
     owner, positions, run_starts = _expand_rows(weighted.indptr, users)
     sources = weighted.indices[positions].astype(np.int64)
     contributions = weighted.data[positions] * _lookup(
-        neighbours, sources, items[owner]
+        neighbours_of_target, items[owner], sources
     )
     best = np.maximum.reduceat(contributions, run_starts)
     candidates = np.where(contributions == best[owner], sources, np.iinfo(np.int64).max)
