@@ -4,7 +4,10 @@
     column of the same name, else null when optional (macro raw_column). A
     required column that cannot be found stops the build with a message
     naming the file, the column and the var to set. raw_row_number counts
-    rows within each file, from 1, in file order. A view: it only renames.
+    rows within each file, from 1, in file order. With var
+    pseudonymize_user_ids the user id is replaced here by its keyed hash
+    (macro pseudonymized_user_id), so no later model sees a real one. A view:
+    it only renames.
 #}
 
 {{ config(materialized='view') }}
@@ -29,10 +32,14 @@ scanned as (
         row_number() over () as scan_row_number,
         filename as source_file,
     {%- for column, required in contract %}
-        {{ raw_column(
+        {%- set expression = raw_column(
             source_relation, column, 'raw_events_columns', required,
             file_columns
-        ) }} as raw_{{ column }}{{ ',' if not loop.last }}
+        ) %}
+        {%- if column == 'user_id' %}
+            {%- set expression = pseudonymized_user_id(expression) %}
+        {%- endif %}
+        {{ expression }} as raw_{{ column }}{{ ',' if not loop.last }}
     {%- endfor %}
     from {{ source_relation }}
 ),

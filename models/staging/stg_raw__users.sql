@@ -2,6 +2,8 @@
     Optional user attributes, one row per user. When a user appears on
     several rows, the earliest sign-up wins. Rows without a usable user_id
     are dropped here: users are built from events, attributes only enrich.
+    The user id is pseudonymized exactly as in stg_raw__events_mapped, so
+    users still join to their events.
 #}
 
 {%- set source_relation = source('raw', 'users') -%}
@@ -11,8 +13,9 @@ with
 
 raw_rows as (
     select
-        {{ raw_column(source_relation, 'user_id', 'raw_users_columns', true,
-            file_columns) }} as raw_user_id,
+        {{ pseudonymized_user_id(raw_column(
+            source_relation, 'user_id', 'raw_users_columns', true, file_columns
+        )) }} as raw_user_id,
         {{ raw_column(source_relation, 'signed_up_at', 'raw_users_columns',
             false, file_columns) }} as raw_signed_up_at,
         {{ raw_column(source_relation, 'country', 'raw_users_columns', false,

@@ -170,6 +170,7 @@ RECENCY_BUCKET_EDGES = (0, 1, 3, 7, 14, 30, 60, 90)
 RECENCY_PRIOR_WEIGHT = 5.0
 BGNBD_PENALIZER = 0.001
 CALIBRATION_FOLDS = 3
+DEFAULT_MODEL_THREADS = 1
 BOOSTING_ITERATIONS = 60
 BOOSTING_LEARNING_RATE = 0.15
 BOOSTING_MAX_LEAF_NODES = 15
@@ -1137,7 +1138,7 @@ def score_churn(
     *,
     max_training_rows: int = DEFAULT_MAX_TRAINING_ROWS,
     bgnbd_max_users: int = DEFAULT_BGNBD_MAX_USERS,
-    n_threads: int | None = None,
+    n_threads: int | None = DEFAULT_MODEL_THREADS,
     drivers_min_probability: float = 0.0,
 ) -> ChurnResult:
     """Churn probability, risk band, drivers and predicted revenue per user.
@@ -1145,9 +1146,10 @@ def score_churn(
     ``as_of_date`` None means the last activity date in ``daily``.
     ``drivers_min_probability`` > 0 computes drivers only for users at or above
     that churn probability (null below), which saves time on large inputs.
-    ``n_threads`` caps the OpenMP threads of the boosted models (None: the
-    library default, all cores); 1 is much faster on a machine whose cores are
-    busy with other work.
+    ``n_threads`` caps the OpenMP threads of the boosted models; None leaves
+    the library default (all cores). The default 1 is a little slower on an
+    idle machine but several times faster when other work (DuckDB, other
+    models) keeps the cores busy, where OpenMP threads wait on each other.
     """
     if daily is None or len(daily) == 0:
         return _empty_result("empty input: no activity rows")
@@ -1291,9 +1293,10 @@ def _score(
             "churn_probability": np.asarray(probability, dtype=np.float64),
             "risk_band": risk_band(probability),
             "predicted_revenue": np.asarray(predicted_revenue, dtype=np.float64),
-            "driver_1": drivers["driver_1"],
-            "driver_2": drivers["driver_2"],
-            "driver_3": drivers["driver_3"],
+            # object columns keep None (SQL null) for an empty slot
+            "driver_1": pd.Series(drivers["driver_1"], dtype=object),
+            "driver_2": pd.Series(drivers["driver_2"], dtype=object),
+            "driver_3": pd.Series(drivers["driver_3"], dtype=object),
             "model_variant": variant,
         }
     )

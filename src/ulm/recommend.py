@@ -131,7 +131,7 @@ def build_matrix(
         & interactions["user_id"].notna().to_numpy()
         & interactions["item_id"].notna().to_numpy()
     )
-    rows = interactions if keep.all() else interactions.loc[keep]
+    rows = interactions[required] if keep.all() else interactions.loc[keep, required]
     counts = counts[keep]
 
     user_codes, user_ids = _sorted_codes(rows["user_id"])
@@ -348,6 +348,7 @@ def evaluate(
     relevant_event_types: Sequence[str] = ("purchase",),
     half_life_days: float | None = None,
     *,
+    batch_size: int = 20000,
     n_threads: int | None = None,
 ) -> pd.DataFrame:
     """Item CF and the most-popular baseline on a time-based holdout.
@@ -359,7 +360,9 @@ def evaluate(
     type in the holdout (events > events_before_holdout) and no train
     interaction. Users evaluated have at least one positive train cell and one
     relevant item. Catalog coverage is distinct recommended items over items in
-    the train matrix.
+    the train matrix. The split itself comes from events_before_holdout, so
+    holdout_start must be the start those counts were cut at. With no user to
+    evaluate, the ranking metrics are NaN.
     """
     _check_positive(k, "k")
     holdout_at = _utc_timestamp(holdout_start)
@@ -409,7 +412,7 @@ def evaluate(
     records = []
     for variant, neighbours in variants.items():
         result = _recommend_arrays(
-            subset, neighbours, k, 20000, popular_index, 0, n_threads
+            subset, neighbours, k, batch_size, popular_index, 0, n_threads
         )
         is_relevant = np.isin(result.users * n_items + result.items, relevant_keys)
         hit_counts, dcg = ranking_metrics.hits_per_user(
@@ -536,7 +539,8 @@ def _subset_users(m: InteractionMatrix, rows: np.ndarray) -> InteractionMatrix:
 
 
 def _popularity_order(m: InteractionMatrix) -> np.ndarray:
-    users_per_item = np.bincount(m.matrix.indices, minlength=m.shape[1])
+    positive_cells = m.matrix.indices[m.matrix.data > 0]
+    users_per_item = np.bincount(positive_cells, minlength=m.shape[1])
     order = np.lexsort((np.arange(m.shape[1]), -users_per_item))
     return order[users_per_item[order] > 0]
 

@@ -1,0 +1,255 @@
+"""Publish the public tables as one read-only DuckDB file for BI tools.
+
+A DuckDB file takes one writer or many readers, never both, so a BI tool
+cannot read the file dbt is building. After every public table passed its
+tests, the build copies them into a new file beside the published one,
+writes it to disk, and renames it onto the published path in one atomic
+step. A reader that has the old file open keeps reading a consistent old
+snapshot; a new connection sees the whole new build; nobody sees part of
+one. A copy that fails removes its new file and leaves the published one
+as it was; files left by a killed build are removed by the next publish.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+from collections.abc import Iterator, Sequence
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+PUBLISHED_PATH_VARIABLE = "ULM_PUBLISHED_PATH"
+DEFAULT_PUBLISHED_PATH = Path("warehouse/published/ulm.duckdb")
+MANIFEST_TABLE = "marts.ulm_published"
+TEMP_MARKER = ".tmp-"
+
+_UINT64 = 2**64
+
+
+def published_path() -> Path:
+    """The published file: env ULM_PUBLISHED_PATH, else the default."""
+    return Path(os.environ.get(PUBLISHED_PATH_VARIABLE) or DEFAULT_PUBLISHED_PATH)
+
+
+def quoted_table(table: str, database: str | None = None) -> str:
+    """`schema.table` (optionally inside `database`) as quoted identifiers."""
+    parts = table.split(".")
+    if len(parts) != 2 or not all(parts):
+        raise ValueError(f"expected a table as schema.name, got {table!r}")
+    if database is not None:
+        parts.insert(0, database)
+    return ".".join('"' + part.replace('"', '""') + '"' for part in parts)
+
+
+def table_checksum(
+    connection: duckdb.DuckDBPyConnection, table: str, database: str | None = None
+) -> tuple[int, str]:
+    """Rows of a table and a checksum of its content that ignores row order.
+
+    Every row is rendered as text with its column names, hashed with md5,
+    and the two 64-bit halves of the hashes are summed modulo 2**64: the
+    same rows in any order give the same checksum; a changed, added,
+    removed or duplicated row, or a renamed column, changes it. Timestamps
+    with a time zone render in the connection's TimeZone, so compare
+    checksums taken under the same one (the build uses UTC).
+    """
+    rows, upper, lower = connection.execute(
+        f"""
+        select
+            count(*),
+            coalesce(sum(md5_number_upper(row_text)), 0),
+            coalesce(sum(md5_number_lower(row_text)), 0)
+        from (
+            select cast(content as varchar) as row_text
+            from {quoted_table(table, database)} as content
+        )
+        """
+    ).fetchone()
+    return int(rows), f"{int(upper) % _UINT64:016x}{int(lower) % _UINT64:016x}"
+
+
+def publish_tables(
+    connection: duckdb.DuckDBPyConnection,
+    tables: Sequence[str],
+    published: Path,
+    as_of_date: date | None = None,
+) -> pd.DataFrame:
+    """Copy `tables` (schema.name) into a new file and swap it onto `published`.
+
+    Returns one row per table, sorted by table_name: table_name, checksum,
+    rows, as_of_date. The same rows are written into the published file as
+    marts.ulm_published, so a reader can tell which build it sees.
+    """
+    if not tables:
+        raise ValueError("publish_tables needs at least one table to publish")
+    published = Path(published).absolute()
+    # A cursor of its own: the build's cursor may hold an open transaction,
+    # and one DuckDB transaction writes to one database only.
+    cursor = connection.cursor()
+    try:
+        _refuse_working_file(cursor, published)
+        published.parent.mkdir(parents=True, exist_ok=True)
+        with _publish_lock(published):
+            _remove_leftovers(published)
+            temp = published.with_name(
+                f"{published.name}{TEMP_MARKER}{secrets.token_hex(8)}"
+            )
+            try:
+                manifest = _write_new_file(cursor, tables, temp, as_of_date)
+                _remove_stale_wal(published)
+                os.replace(temp, published)
+            except BaseException:
+                _remove_files([temp, _wal_path(temp)])
+                log.error("publish failed; %s is unchanged", published)
+                raise
+    finally:
+        cursor.close()
+
+    log.info(
+        "published %d tables, %d rows, to %s",
+        len(manifest),
+        int(manifest["rows"].sum()),
+        published,
+    )
+    return manifest
+
+
+def _write_new_file(
+    cursor: duckdb.DuckDBPyConnection,
+    tables: Sequence[str],
+    path: Path,
+    as_of_date: date | None,
+) -> pd.DataFrame:
+    source = cursor.execute("select current_database()").fetchone()[0]
+    target = f"ulm_publish_{path.name.rsplit('-', 1)[-1]}"
+    cursor.execute("set TimeZone = 'UTC'")
+    cursor.execute(f"attach '{_sql_text(path)}' as {target}")
+    try:
+        manifest = _copy_tables(cursor, tables, source, target, as_of_date)
+        _write_manifest(cursor, manifest, target)
+        cursor.execute(f"checkpoint {target}")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            cursor.execute(f"detach {target}")
+        raise
+    cursor.execute(f"detach {target}")
+    return manifest
+
+
+def _write_manifest(
+    cursor: duckdb.DuckDBPyConnection, manifest: pd.DataFrame, target: str
+) -> None:
+    cursor.execute(f"create schema if not exists {target}.marts")
+    cursor.register("ulm_publish_manifest", manifest)
+    cursor.execute(
+        f"""
+        create table {quoted_table(MANIFEST_TABLE, target)} as
+        select
+            cast(table_name as varchar) as table_name,
+            cast(checksum as varchar) as checksum,
+            cast(rows as bigint) as rows,
+            cast(as_of_date as date) as as_of_date
+        from ulm_publish_manifest
+        """
+    )
+    cursor.unregister("ulm_publish_manifest")
+
+
+def _copy_tables(
+    cursor: duckdb.DuckDBPyConnection,
+    tables: Sequence[str],
+    source: str,
+    target: str,
+    as_of_date: date | None,
+) -> pd.DataFrame:
+    rows: list[dict] = []
+    for table in sorted(tables):
+        schema = table.split(".")[0]
+        cursor.execute(f'create schema if not exists {target}."{schema}"')
+        cursor.execute(
+            f"create table {quoted_table(table, target)}"
+            f" as select * from {quoted_table(table, source)}"
+        )
+        count, checksum = table_checksum(cursor, table, target)
+        log.info("copied %s: %d rows, checksum %s", table, count, checksum)
+        rows.append(
+            {
+                "table_name": table,
+                "checksum": checksum,
+                "rows": count,
+                "as_of_date": as_of_date,
+            }
+        )
+    manifest = pd.DataFrame(rows)
+    manifest["rows"] = manifest["rows"].astype("int64")
+    manifest["as_of_date"] = manifest["as_of_date"].astype(object)
+    return manifest
+
+
+def _refuse_working_file(
+    connection: duckdb.DuckDBPyConnection, published: Path
+) -> None:
+    working = connection.execute(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchone()[0]
+    if working and Path(working).absolute() == published:
+        raise ValueError(
+            f"{PUBLISHED_PATH_VARIABLE} points at the file dbt builds ({working}); "
+            "set it to another path, for example warehouse/published/ulm.duckdb."
+        )
+
+
+@contextlib.contextmanager
+def _publish_lock(published: Path) -> Iterator[None]:
+    """Serialise publishers of one path, so none removes another's new file."""
+    try:
+        import fcntl
+    except ImportError:  # no advisory locks on this platform
+        yield
+        return
+    with open(published.with_name(published.name + ".lock"), "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def _remove_leftovers(published: Path) -> None:
+    leftovers = sorted(published.parent.glob(f"{published.name}{TEMP_MARKER}*"))
+    _remove_files(leftovers)
+    if leftovers:
+        log.info("removed %d files left by an interrupted publish", len(leftovers))
+
+
+def _remove_stale_wal(published: Path) -> None:
+    """A write-ahead log beside the published file belongs to its old content.
+
+    It exists only if someone opened the published file for writing; left in
+    place, DuckDB would replay it onto the new file.
+    """
+    wal = _wal_path(published)
+    if wal.exists():
+        wal.unlink()
+        log.warning("removed %s: the published file is for reading only", wal)
+
+
+def _wal_path(path: Path) -> Path:
+    return path.with_name(path.name + ".wal")
+
+
+def _remove_files(paths: Sequence[Path]) -> None:
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _sql_text(value: object) -> str:
+    return str(value).replace("'", "''")
