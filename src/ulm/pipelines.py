@@ -31,6 +31,15 @@ SEGMENT_FEATURES = (
 METRIC_COLUMNS = ["model", "variant", "metric_name", "metric_value", "note"]
 
 
+def in_key_order(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Rows sorted by their key, so results never depend on the engine's scan order.
+
+    An incremental build and a full refresh store the same rows in different
+    orders; models fed the same rows in the same order give identical output.
+    """
+    return frame.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
 def as_of_bounds(as_of: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
     """(as_of_date, end of that day) from the one-row int_as_of_date table."""
     if as_of.empty or pd.isna(as_of["as_of_date"].iloc[0]):
@@ -48,7 +57,7 @@ def fit_segments(activity: pd.DataFrame, config: Settings) -> segments.SegmentRe
     return cache.cached_call(
         "segments",
         segments.fit_segments,
-        {"features": activity[columns]},
+        {"features": in_key_order(activity[columns], ["user_id"])},
         feature_columns=SEGMENT_FEATURES,
         k=config.segments_k,
         seed=config.random_seed,
@@ -59,10 +68,11 @@ def interaction_matrix(
     interactions: pd.DataFrame, as_of: pd.DataFrame, config: Settings
 ) -> recommend.InteractionMatrix:
     _, as_of_end = as_of_bounds(as_of)
+    keys = ["user_id", "item_id", "event_type"]
     return cache.cached_call(
         "interaction matrix",
         recommend.build_matrix,
-        {"interactions": interactions},
+        {"interactions": in_key_order(interactions, keys)},
         weights=config.interaction_weights,
         reference_at=as_of_end,
         half_life_days=config.cf_half_life_days,
@@ -102,7 +112,7 @@ def churn_result(
     return cache.cached_call(
         "churn",
         churn.score_churn,
-        {"daily": daily},
+        {"daily": in_key_order(daily, ["user_id", "activity_date"])},
         as_of_date=as_of_date.date(),
         horizon_days=config.churn_horizon_days,
         lookback_days=config.churn_lookback_days,
@@ -124,7 +134,7 @@ def model_metrics(
 
     churn_metrics = churn_result(daily, as_of, config).metrics
     recommendation_metrics = recommend.evaluate(
-        interactions,
+        in_key_order(interactions, ["user_id", "item_id", "event_type"]),
         config.interaction_weights,
         reference_at=holdout_start,
         holdout_start=holdout_start,

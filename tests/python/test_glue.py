@@ -141,3 +141,16 @@ def test_recommendations_follow_co_purchases_and_cover_users_without_items() -> 
     assert "c" not in set(
         recommendations.loc[recommendations["user_id"] == "u4", "item_id"]
     )
+
+
+def test_in_key_order_makes_scan_order_irrelevant() -> None:
+    frame = pd.DataFrame({"user_id": ["b", "a", "c", "a"], "day": [1, 2, 1, 1]})
+    shuffled = frame.sample(frac=1.0, random_state=3)
+    ordered = pipelines.in_key_order(shuffled, ["user_id", "day"])
+    assert ordered[["user_id", "day"]].values.tolist() == [
+        ["a", 1],
+        ["a", 2],
+        ["b", 1],
+        ["c", 1],
+    ]
+    assert ordered.index.tolist() == [0, 1, 2, 3]
