@@ -8,4 +8,4 @@ def model(dbt, session):
     config = settings.from_dbt(dbt)
     daily = frames.to_pandas(dbt.ref("int_user_daily_activity"))
     as_of = frames.to_pandas(dbt.ref("int_as_of_date"))
-    return pipelines.churn_result(daily, as_of, config).scores
+    return pipelines.churn_scores(daily, as_of, config)

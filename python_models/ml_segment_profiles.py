@@ -8,4 +8,4 @@ def model(dbt, session):
     config = settings.from_dbt(dbt)
     dbt.ref("ml_user_segments")
     activity = frames.to_pandas(dbt.ref("fct_user_activity"))
-    return pipelines.fit_segments(activity, config).profiles
+    return pipelines.segment_profiles(activity, config)

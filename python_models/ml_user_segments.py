@@ -7,4 +7,4 @@ def model(dbt, session):
     dbt.config(materialized="table")
     config = settings.from_dbt(dbt)
     activity = frames.to_pandas(dbt.ref("fct_user_activity"))
-    return pipelines.fit_segments(activity, config).assignments
+    return pipelines.segment_assignments(activity, config)

@@ -40,6 +40,24 @@ def in_key_order(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return frame.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
+OUTPUT_DECIMALS = 10
+
+
+def rounded_floats(
+    frame: pd.DataFrame, decimals: int = OUTPUT_DECIMALS
+) -> pd.DataFrame:
+    """Float columns rounded to `decimals` places.
+
+    numpy may sum the same numbers in a different order depending on memory
+    layout, which moves the last bits of a result between two runs on the same
+    input; rounding keeps published tables identical from build to build.
+    """
+    floats = frame.select_dtypes(include="floating").columns
+    if len(floats) == 0:
+        return frame
+    return frame.assign(**{column: frame[column].round(decimals) for column in floats})
+
+
 def as_of_bounds(as_of: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
     """(as_of_date, end of that day) from the one-row int_as_of_date table."""
     if as_of.empty or pd.isna(as_of["as_of_date"].iloc[0]):
@@ -64,6 +82,14 @@ def fit_segments(activity: pd.DataFrame, config: Settings) -> segments.SegmentRe
     )
 
 
+def segment_assignments(activity: pd.DataFrame, config: Settings) -> pd.DataFrame:
+    return rounded_floats(fit_segments(activity, config).assignments)
+
+
+def segment_profiles(activity: pd.DataFrame, config: Settings) -> pd.DataFrame:
+    return rounded_floats(fit_segments(activity, config).profiles)
+
+
 def interaction_matrix(
     interactions: pd.DataFrame, as_of: pd.DataFrame, config: Settings
 ) -> recommend.InteractionMatrix:
@@ -83,9 +109,10 @@ def item_similarities(
     interactions: pd.DataFrame, as_of: pd.DataFrame, config: Settings
 ) -> pd.DataFrame:
     matrix = interaction_matrix(interactions, as_of, config)
-    return recommend.item_similarities(
+    similarities = recommend.item_similarities(
         matrix, k=config.similar_items_k, min_support=config.cf_min_support
     )
+    return rounded_floats(similarities)
 
 
 def user_recommendations(
@@ -97,12 +124,13 @@ def user_recommendations(
 ) -> pd.DataFrame:
     """Top-N per user; users with no item history get the popular fallback."""
     matrix = interaction_matrix(interactions, as_of, config)
-    return recommend.recommend(
+    recommendations = recommend.recommend(
         matrix,
         similarities,
         n=config.recommendations_n,
         users_without_history=users["user_id"].to_numpy(),
     )
+    return rounded_floats(recommendations)
 
 
 def churn_result(
@@ -119,6 +147,12 @@ def churn_result(
         n_cutoffs=config.churn_training_cutoffs,
         seed=config.random_seed,
     )
+
+
+def churn_scores(
+    daily: pd.DataFrame, as_of: pd.DataFrame, config: Settings
+) -> pd.DataFrame:
+    return rounded_floats(churn_result(daily, as_of, config).scores)
 
 
 def model_metrics(
@@ -160,6 +194,5 @@ def model_metrics(
     metrics["note"] = metrics["note"].fillna("").astype(str)
     metrics.insert(0, "as_of_date", as_of_date.date())
     log.info("model metrics: %d rows", len(metrics))
-    return metrics.sort_values(
-        ["model", "variant", "metric_name"], kind="stable"
-    ).reset_index(drop=True)
+    metrics = metrics.sort_values(["model", "variant", "metric_name"], kind="stable")
+    return rounded_floats(metrics.reset_index(drop=True))

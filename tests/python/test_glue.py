@@ -154,3 +154,11 @@ def test_in_key_order_makes_scan_order_irrelevant() -> None:
         ["c", 1],
     ]
     assert ordered.index.tolist() == [0, 1, 2, 3]
+
+
+def test_rounded_floats_hide_last_bit_noise_and_leave_other_columns() -> None:
+    frame = pd.DataFrame({"user_id": ["a", "b"], "p": [0.1 + 0.2, 0.3], "n": [1, 2]})
+    rounded = pipelines.rounded_floats(frame)
+    assert rounded["p"].tolist() == [0.3, 0.3]
+    assert rounded["n"].tolist() == [1, 2]
+    assert rounded["user_id"].tolist() == ["a", "b"]
