@@ -4,48 +4,88 @@
 #}
 
 {# Timestamp text -> UTC timestamp without time zone.
-   Accepts ISO-8601 with 'T' or a space, optional fraction, an offset (Z,
-   +hh:mm, +hhmm), a zone name suffix such as ' UTC', and epoch seconds (10
-   digits) or milliseconds (13 digits). Text without an offset after its
-   time of day (a date alone included) is read in var raw_timezone. #}
+   Accepts ISO-8601 with 'T' (or 't') or a space, optional fraction, an
+   offset (Z, +hh:mm, +hhmm, +hh, also after a space), a zone name suffix
+   such as ' UTC' or ' America/New_York', and epoch numbers: 9-10 digits
+   are seconds (a fraction allowed), 12-13 milliseconds, 15-16
+   microseconds. Text without an offset after its time of day (a date alone
+   included) is read in var raw_timezone; a local time that a daylight
+   saving change makes ambiguous or skips is read with the offset in force
+   after the change when the clock falls back (01:30 on a fall-back night
+   is the second 01:30) and before it when the clock springs forward. #}
 {% macro parse_timestamp_utc(text) %}
     {{ return(adapter.dispatch('parse_timestamp_utc', 'ulm')(text)) }}
 {% endmacro %}
 
 {% macro duckdb__parse_timestamp_utc(text) -%}
+    {%- set value -%}
+        regexp_replace(
+            regexp_replace(
+                regexp_replace(
+                    trim({{ text }}),
+                    '^([0-9]{4}-[0-9]{2}-[0-9]{2})t', '\1T'
+                ),
+                '([0-9])z$', '\1Z'
+            ),
+            '([0-9]) +([+-][0-9]{2}(:?[0-9]{2})?)$', '\1\2'
+        )
+    {%- endset -%}
     case
-        when regexp_full_match(trim({{ text }}), '[0-9]{9,10}')
-            then make_timestamp(cast(trim({{ text }}) as bigint) * 1000000)
-        when regexp_full_match(trim({{ text }}), '[0-9]{12,13}')
-            then make_timestamp(cast(trim({{ text }}) as bigint) * 1000)
+        when regexp_full_match({{ value }}, '[0-9]{9,10}')
+            then make_timestamp(cast({{ value }} as bigint) * 1000000)
+        when regexp_full_match({{ value }}, '[0-9]{9,10}[.][0-9]{1,9}')
+            then make_timestamp(
+                cast(cast({{ value }} as decimal(19, 9)) * 1000000 as bigint)
+            )
+        when regexp_full_match({{ value }}, '[0-9]{12,13}')
+            then make_timestamp(cast({{ value }} as bigint) * 1000)
+        when regexp_full_match({{ value }}, '[0-9]{15,16}')
+            then make_timestamp(cast({{ value }} as bigint))
         when regexp_matches(
-            trim({{ text }}),
+            {{ value }},
             '[0-9]:[0-9]{2}(:[0-9]{2})?([.][0-9]+)? ?'
             || '([+-][0-9]{2}(:?[0-9]{2})?|Z|[A-Za-z_]+(/[A-Za-z_]+)*)$'
         )
-            then timezone('UTC', try_cast(trim({{ text }}) as timestamptz))
+            then timezone('UTC', try_cast({{ value }} as timestamptz))
         else timezone(
             'UTC',
             timezone(
                 '{{ var("raw_timezone", "UTC") }}',
-                try_cast(trim({{ text }}) as timestamp)
+                try_cast({{ value }} as timestamp)
             )
         )
     end
 {%- endmacro %}
 
-{# Money text -> decimal. A decimal comma ("12,50") is read as a point when
-   the text has no point; thousands separators are not guessed. #}
+{# Money text -> decimal. The last separator followed by digits is the
+   decimal mark when both a comma and a point appear ("1,234.50" and
+   "1.234,50" are 1234.5); a lone comma is a decimal comma ("12,50"), except
+   before exactly three digits after a non-zero lead ("1,234"), which could
+   be a thousands separator and is not read. Repeated groups of three after
+   one separator ("1,234,567", "1.234.567") are thousands. A lone point is
+   a decimal point. #}
 {% macro parse_decimal(text) %}
     {{ return(adapter.dispatch('parse_decimal', 'ulm')(text)) }}
 {% endmacro %}
 
 {% macro duckdb__parse_decimal(text) -%}
+    {%- set value = 'trim(' ~ text ~ ')' -%}
     try_cast(
         case
-            when regexp_full_match(trim({{ text }}), '[+-]?[0-9]*,[0-9]+')
-                then replace(trim({{ text }}), ',', '.')
-            else trim({{ text }})
+            when regexp_full_match({{ value }}, '[+-]?[1-9][0-9]{0,2},[0-9]{3}')
+                then null
+            when regexp_full_match(
+                {{ value }}, '[+-]?[1-9][0-9]{0,2}(,[0-9]{3})+([.][0-9]+)?'
+            )
+                then replace({{ value }}, ',', '')
+            when regexp_full_match(
+                {{ value }}, '[+-]?[1-9][0-9]{0,2}([.][0-9]{3})+(,[0-9]+)?'
+            )
+                and not regexp_full_match({{ value }}, '[+-]?[0-9]+[.][0-9]+')
+                then replace(replace({{ value }}, '.', ''), ',', '.')
+            when regexp_full_match({{ value }}, '[+-]?[0-9]*,[0-9]+')
+                then replace({{ value }}, ',', '.')
+            else {{ value }}
         end as decimal(18, 4)
     )
 {%- endmacro %}
@@ -63,10 +103,16 @@
     end
 {%- endmacro %}
 
-{# True when an id text means "no value". #}
+{# True when an id or value text means "no value": null, empty, blank or
+   a null marker (NULL, None, NaN, N/A, NA in any case). #}
 {% macro is_blank_id(text) -%}
     coalesce(
         lower(trim({{ text }})) in ('', 'null', 'none', 'nan', 'n/a', 'na'),
         true
     )
+{%- endmacro %}
+
+{# The text trimmed, or null when it means "no value" (macro is_blank_id). #}
+{% macro nullif_blank(text) -%}
+    case when not {{ is_blank_id(text) }} then trim({{ text }}) end
 {%- endmacro %}

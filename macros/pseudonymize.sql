@@ -18,6 +18,15 @@
     {%- endif -%}
 {%- endmacro %}
 
+{# The contract column's expression, pseudonymized when it is user_id. #}
+{% macro pseudonymized_column(column, text) -%}
+    {%- if column == 'user_id' -%}
+        {{ pseudonymized_user_id(text) }}
+    {%- else -%}
+        {{ text }}
+    {%- endif -%}
+{%- endmacro %}
+
 {% macro default__pseudonymized_user_id(text) -%}
     {{ exceptions.raise_compiler_error(
         "var pseudonymize_user_ids is not implemented for adapter "

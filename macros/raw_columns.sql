@@ -24,14 +24,58 @@
     {%- elif column in file_columns -%}
         cast({{ adapter.quote(column) }} as varchar)
     {%- elif required and execute -%}
+        {%- set path_var = mapping_var | replace('_columns', '_path') -%}
+        {%- set input_name = mapping_var | replace('raw_', '')
+            | replace('_columns', '') -%}
+        {%- set found = file_columns | reject('equalto', 'filename') | list -%}
         {{ exceptions.raise_compiler_error(
-            "Input " ~ source_relation ~ " has no column '" ~ column
-            ~ "', which is required. Columns found: "
-            ~ (file_columns | join(', ')) ~ ". Rename it in the file or map it "
-            ~ "with var " ~ mapping_var ~ ", for example --vars '{"
-            ~ mapping_var ~ ": {" ~ column ~ ": <your column or SQL expression>}}'."
+            "The " ~ input_name ~ " input '" ~ var(path_var) ~ "' (var "
+            ~ path_var ~ ") has no column '" ~ column ~ "', which is "
+            ~ "required. Columns found: " ~ (found | join(', ')) ~ ". Rename "
+            ~ "the column in the file, or map it with var " ~ mapping_var
+            ~ ", for example --vars '{" ~ mapping_var ~ ": {" ~ column
+            ~ ": <your column or SQL expression>}}'."
         ) }}
     {%- else -%}
         cast(null as varchar)
     {%- endif -%}
 {% endmacro %}
+
+{#
+    Columns that hold values beyond the header: a CSV row with more fields
+    than the header has names gets columns the reader names column<N>. A
+    value with an unquoted delimiter does this (a decimal comma, 12,5, in a
+    comma-separated file), and every later field of that row is shifted, so
+    such rows are quarantined instead of read. Columns named column<N>
+    before the first named column (an unnamed index column, as pandas
+    writes) are not extra, nor is a column named in the mapping var.
+#}
+{% macro raw_extra_columns(file_columns, mapping_var) %}
+    {%- set mapping_text = (var(mapping_var, {}) or {}).values()
+        | map('string') | join(' ') | lower -%}
+    {%- set state = namespace(after_named=false, extra=[]) -%}
+    {%- for column in file_columns if column != 'filename' -%}
+        {%- if not modules.re.fullmatch('column[0-9]+', column) -%}
+            {%- set state.after_named = true -%}
+        {%- elif state.after_named and not modules.re.search(
+            '\\b' ~ column ~ '\\b', mapping_text) -%}
+            {%- set state.extra = state.extra + [column] -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(state.extra) }}
+{% endmacro %}
+
+{# The values of the extra columns of a row joined by commas, null when the
+   row has none (SQL text). #}
+{% macro raw_extra_fields(extra_columns) -%}
+    {%- if extra_columns -%}
+        nullif(concat_ws(',',
+        {%- for column in extra_columns %}
+        cast({{ adapter.quote(column) }} as varchar)
+        {{- ',' if not loop.last }}
+        {%- endfor -%}
+        ), '')
+    {%- else -%}
+        cast(null as varchar)
+    {%- endif -%}
+{%- endmacro %}

@@ -5,7 +5,7 @@ from ulm import frames, pipelines, settings
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    config = settings.from_dbt(dbt)
+    config = settings.from_dbt(dbt.config.get("ulm_settings"))
     dbt.ref("ml_churn_scores")
     dbt.ref("ml_user_recommendations")
     dbt.ref("ml_segment_profiles")

@@ -5,7 +5,7 @@ from ulm import frames, pipelines, settings
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    config = settings.from_dbt(dbt)
+    config = settings.from_dbt(dbt.config.get("ulm_settings"))
     dbt.ref("ml_user_segments")
     activity = frames.to_pandas(dbt.ref("fct_user_activity"))
     return pipelines.segment_profiles(activity, config)

@@ -33,6 +33,6 @@ def model(dbt, session):
     return publish.publish_tables(
         session,
         list(public_tables),
-        publish.published_path(),
+        publish.published_path(publish.working_file(session)),
         as_of_date=as_of["as_of_date"].iloc[0],
     )

@@ -18,7 +18,8 @@ rejected as (
         raw_item_id,
         raw_quantity,
         raw_revenue,
-        raw_session_id
+        raw_session_id,
+        raw_extra_fields
     from validated
     where reject_reason is not null
 )

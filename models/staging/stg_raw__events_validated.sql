@@ -53,10 +53,7 @@ parsed as (
         event_types.is_item_event,
         trim(new_rows.raw_user_id) as user_id,
         trim(new_rows.raw_item_id) as item_id,
-        case
-            when not {{ is_blank_id('new_rows.raw_session_id') }}
-                then trim(new_rows.raw_session_id)
-        end as session_id,
+        {{ nullif_blank('new_rows.raw_session_id') }} as session_id,
         {{ parse_timestamp_utc('new_rows.raw_event_at') }} as event_at,
         {{ parse_integer('new_rows.raw_quantity') }} as parsed_quantity,
         {{ parse_decimal('new_rows.raw_revenue') }} as parsed_revenue,
@@ -69,7 +66,8 @@ parsed as (
             coalesce(new_rows.raw_item_id, '<null>'),
             coalesce(new_rows.raw_quantity, '<null>'),
             coalesce(new_rows.raw_revenue, '<null>'),
-            coalesce(new_rows.raw_session_id, '<null>')
+            coalesce(new_rows.raw_session_id, '<null>'),
+            new_rows.raw_extra_fields
         )) as row_fingerprint
     from new_rows
     left join event_types
@@ -88,8 +86,9 @@ judged as (
         raw_quantity,
         raw_revenue,
         raw_session_id,
+        raw_extra_fields,
         coalesce(
-            nullif(trim(raw_event_id), ''),
+            {{ nullif_blank('raw_event_id') }},
             'derived-' || substr(row_fingerprint, 1, 24)
         ) as event_id,
         user_id,
@@ -98,9 +97,11 @@ judged as (
         event_type,
         row_fingerprint,
         case
+            when raw_extra_fields is not null
+                then 'extra_fields'
             when {{ is_blank_id('raw_user_id') }}
                 then 'missing_user_id'
-            when raw_event_at is null or trim(raw_event_at) = ''
+            when {{ is_blank_id('raw_event_at') }}
                 then 'missing_event_at'
             when event_at is null
                 then 'unparseable_event_at'
@@ -118,11 +119,11 @@ judged as (
             when is_item_event and {{ is_blank_id('raw_item_id') }}
                 then 'missing_item_id'
             when
-                trim(coalesce(raw_quantity, '')) != ''
+                not {{ is_blank_id('raw_quantity') }}
                 and parsed_quantity is null
                 then 'invalid_quantity'
             when
-                trim(coalesce(raw_revenue, '')) != ''
+                not {{ is_blank_id('raw_revenue') }}
                 and parsed_revenue is null
                 then 'invalid_revenue'
             when

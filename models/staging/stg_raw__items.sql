@@ -4,6 +4,7 @@
 #}
 
 {%- set source_relation = source('raw', 'items') -%}
+{%- do check_raw_file('raw_items_path') -%}
 {%- set file_columns = raw_file_columns(source_relation) -%}
 
 with

@@ -7,6 +7,7 @@
 #}
 
 {%- set source_relation = source('raw', 'users') -%}
+{%- do check_raw_file('raw_users_path') -%}
 {%- set file_columns = raw_file_columns(source_relation) -%}
 
 with

@@ -1043,12 +1043,12 @@ def _empty_scores() -> pd.DataFrame:
         {
             "user_id": pd.Series(dtype=str),
             "churn_probability": pd.Series(dtype=np.float64),
-            "risk_band": pd.Series(dtype=object),
+            "risk_band": pd.Series(dtype=str),
             "predicted_revenue": pd.Series(dtype=np.float64),
-            "driver_1": pd.Series(dtype=object),
-            "driver_2": pd.Series(dtype=object),
-            "driver_3": pd.Series(dtype=object),
-            "model_variant": pd.Series(dtype=object),
+            "driver_1": pd.Series(dtype=str),
+            "driver_2": pd.Series(dtype=str),
+            "driver_3": pd.Series(dtype=str),
+            "model_variant": pd.Series(dtype=str),
         }
     )
 
@@ -1293,10 +1293,11 @@ def _score(
             "churn_probability": np.asarray(probability, dtype=np.float64),
             "risk_band": risk_band(probability),
             "predicted_revenue": np.asarray(predicted_revenue, dtype=np.float64),
-            # object columns keep None (SQL null) for an empty slot
-            "driver_1": pd.Series(drivers["driver_1"], dtype=object),
-            "driver_2": pd.Series(drivers["driver_2"], dtype=object),
-            "driver_3": pd.Series(drivers["driver_3"], dtype=object),
+            # text columns keep an empty slot as a missing value (SQL null) and
+            # stay text even when every slot is empty
+            "driver_1": pd.Series(drivers["driver_1"], dtype=str),
+            "driver_2": pd.Series(drivers["driver_2"], dtype=str),
+            "driver_3": pd.Series(drivers["driver_3"], dtype=str),
             "model_variant": variant,
         }
     )

@@ -27,7 +27,7 @@ def register_getenv(connection: duckdb.DuckDBPyConnection) -> None:
     """Add getenv(varchar) -> varchar, unless this DuckDB build has one."""
     (existing,) = connection.execute(
         "select count(*) from duckdb_functions() where function_name = 'getenv'"
-    ).fetchone()
+    ).fetchall()[0]
     if existing:
         return
     connection.create_function(

@@ -83,7 +83,21 @@ def fit_segments(activity: pd.DataFrame, config: Settings) -> segments.SegmentRe
 
 
 def segment_assignments(activity: pd.DataFrame, config: Settings) -> pd.DataFrame:
-    return rounded_floats(fit_segments(activity, config).assignments)
+    result = fit_segments(activity, config)
+    warn_if_few_segments(result, config)
+    return rounded_floats(result.assignments)
+
+
+def warn_if_few_segments(result: segments.SegmentResult, config: Settings) -> None:
+    """A warning when the data allow fewer segments than asked for."""
+    if len(result.assignments) == 0:
+        return
+    k_note = result.metrics.loc[result.metrics["metric_name"] == "k", "note"]
+    note = k_note.iloc[0] if len(k_note) else ""
+    if result.k == 1:
+        log.warning("segments: every user is in one segment: %s", note)
+    elif config.segments_k != "auto" and result.k < int(config.segments_k):
+        log.warning("segments: %s", note)
 
 
 def segment_profiles(activity: pd.DataFrame, config: Settings) -> pd.DataFrame:
@@ -112,6 +126,14 @@ def item_similarities(
     similarities = recommend.item_similarities(
         matrix, k=config.similar_items_k, min_support=config.cf_min_support
     )
+    if similarities.empty:
+        log.warning(
+            "item similarities: no two of the %d items share %d users "
+            "(var cf_min_support), so there are none and every recommendation "
+            "comes from the popular fallback",
+            matrix.shape[1],
+            config.cf_min_support,
+        )
     return rounded_floats(similarities)
 
 
@@ -130,6 +152,14 @@ def user_recommendations(
         n=config.recommendations_n,
         users_without_history=users["user_id"].to_numpy(),
     )
+    without = users["user_id"].nunique() - recommendations["user_id"].nunique()
+    if without > 0:
+        log.warning(
+            "recommendations: %d of %d users get none: they already interacted "
+            "with every item anyone interacted with",
+            without,
+            users["user_id"].nunique(),
+        )
     return rounded_floats(recommendations)
 
 
@@ -152,7 +182,15 @@ def churn_result(
 def churn_scores(
     daily: pd.DataFrame, as_of: pd.DataFrame, config: Settings
 ) -> pd.DataFrame:
-    return rounded_floats(churn_result(daily, as_of, config).scores)
+    scores = churn_result(daily, as_of, config).scores
+    if scores.empty:
+        log.warning(
+            "churn: no user was active in the %d days before as_of_date (var "
+            "churn_lookback_days), so ml_churn_scores is empty and dim_users "
+            "has no churn probability",
+            config.churn_lookback_days,
+        )
+    return rounded_floats(scores)
 
 
 def model_metrics(
@@ -181,6 +219,16 @@ def model_metrics(
         note=f"time split: train before {holdout_start:%Y-%m-%d}, "
         f"purchases from then to {as_of_date:%Y-%m-%d} are the truth"
     )
+    evaluated = recommendation_metrics.loc[
+        recommendation_metrics["metric_name"] == "users_evaluated", "metric_value"
+    ]
+    if len(evaluated) and not (evaluated > 0).any():
+        log.warning(
+            "recommendation metrics: no user with history before %s bought a new "
+            "item from then to %s, so precision, recall and ndcg are null",
+            f"{holdout_start:%Y-%m-%d}",
+            f"{as_of_date:%Y-%m-%d}",
+        )
     segment_metrics = fit_segments(activity, config).metrics
 
     metrics = pd.concat(

@@ -13,6 +13,7 @@ as it was; files left by a killed build are removed by the next publish.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import secrets
@@ -33,9 +34,25 @@ TEMP_MARKER = ".tmp-"
 _UINT64 = 2**64
 
 
-def published_path() -> Path:
-    """The published file: env ULM_PUBLISHED_PATH, else the default."""
-    return Path(os.environ.get(PUBLISHED_PATH_VARIABLE) or DEFAULT_PUBLISHED_PATH)
+def published_path(working_file: str | Path | None = None) -> Path:
+    """Env ULM_PUBLISHED_PATH, else published/<name> beside the working file.
+
+    With the default working file, warehouse/ulm.duckdb, that is
+    warehouse/published/ulm.duckdb, the default for an in-memory build too.
+    """
+    if os.environ.get(PUBLISHED_PATH_VARIABLE):
+        return Path(os.environ[PUBLISHED_PATH_VARIABLE])
+    if working_file:
+        working = Path(working_file)
+        return working.parent / "published" / working.name
+    return DEFAULT_PUBLISHED_PATH
+
+
+def working_file(connection: duckdb.DuckDBPyConnection) -> str | None:
+    """Path of the connection's default database file; None when in memory."""
+    return connection.execute(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchall()[0][0]
 
 
 def quoted_table(table: str, database: str | None = None) -> str:
@@ -53,26 +70,23 @@ def table_checksum(
 ) -> tuple[int, str]:
     """Rows of a table and a checksum of its content that ignores row order.
 
-    Every row is rendered as text with its column names, hashed with md5,
-    and the two 64-bit halves of the hashes are summed modulo 2**64: the
-    same rows in any order give the same checksum; a changed, added,
-    removed or duplicated row, or a renamed column, changes it. Timestamps
-    with a time zone render in the connection's TimeZone, so compare
-    checksums taken under the same one (the build uses UTC).
+    DuckDB's hash() of every row, summed modulo 2**64, is hashed with md5
+    together with the column names and types: the same rows in any order
+    give the same checksum; a changed, added, removed or duplicated row, or
+    a renamed or retyped column, changes it. A new DuckDB version may hash
+    differently, so compare checksums made by one version.
     """
-    rows, upper, lower = connection.execute(
-        f"""
-        select
-            count(*),
-            coalesce(sum(md5_number_upper(row_text)), 0),
-            coalesce(sum(md5_number_lower(row_text)), 0)
-        from (
-            select cast(content as varchar) as row_text
-            from {quoted_table(table, database)} as content
-        )
-        """
-    ).fetchone()
-    return int(rows), f"{int(upper) % _UINT64:016x}{int(lower) % _UINT64:016x}"
+    name = quoted_table(table, database)
+    relation = connection.sql(f"select * from {name}")
+    columns = ",".join(
+        f"{column} {kind}"
+        for column, kind in zip(relation.columns, relation.types, strict=True)
+    )
+    rows, total = connection.execute(
+        f"select count(*), coalesce(sum(hash(content)), 0) from {name} as content"
+    ).fetchall()[0]
+    text = f"{columns}|{int(total) % _UINT64}"
+    return int(rows), hashlib.md5(text.encode()).hexdigest()
 
 
 def publish_tables(
@@ -105,6 +119,7 @@ def publish_tables(
                 manifest = _write_new_file(cursor, tables, temp, as_of_date)
                 _remove_stale_wal(published)
                 os.replace(temp, published)
+                _sync_folder(published.parent)
             except BaseException:
                 _remove_files([temp, _wal_path(temp)])
                 log.error("publish failed; %s is unchanged", published)
@@ -127,7 +142,7 @@ def _write_new_file(
     path: Path,
     as_of_date: date | None,
 ) -> pd.DataFrame:
-    source = cursor.execute("select current_database()").fetchone()[0]
+    source = cursor.execute("select current_database()").fetchall()[0][0]
     target = f"ulm_publish_{path.name.rsplit('-', 1)[-1]}"
     cursor.execute("set TimeZone = 'UTC'")
     cursor.execute(f"attach '{_sql_text(path)}' as {target}")
@@ -196,9 +211,7 @@ def _copy_tables(
 def _refuse_working_file(
     connection: duckdb.DuckDBPyConnection, published: Path
 ) -> None:
-    working = connection.execute(
-        "select path from duckdb_databases() where database_name = current_database()"
-    ).fetchone()[0]
+    working = working_file(connection)
     if working and Path(working).absolute() == published:
         raise ValueError(
             f"{PUBLISHED_PATH_VARIABLE} points at the file dbt builds ({working}); "
@@ -223,7 +236,11 @@ def _publish_lock(published: Path) -> Iterator[None]:
 
 
 def _remove_leftovers(published: Path) -> None:
-    leftovers = sorted(published.parent.glob(f"{published.name}{TEMP_MARKER}*"))
+    leftovers = sorted(
+        path
+        for path in published.parent.glob(f"{published.name}{TEMP_MARKER}*")
+        if path.is_file()
+    )
     _remove_files(leftovers)
     if leftovers:
         log.info("removed %d files left by an interrupted publish", len(leftovers))
@@ -233,12 +250,23 @@ def _remove_stale_wal(published: Path) -> None:
     """A write-ahead log beside the published file belongs to its old content.
 
     It exists only if someone opened the published file for writing; left in
-    place, DuckDB would replay it onto the new file.
+    place, DuckDB could replay it onto the new file.
     """
     wal = _wal_path(published)
     if wal.exists():
         wal.unlink()
         log.warning("removed %s: the published file is for reading only", wal)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename itself durable, where the platform allows it."""
+    if os.name != "posix":
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _wal_path(path: Path) -> Path:

@@ -204,7 +204,7 @@ def item_similarities(
     norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=0)).ravel())
     weighted_by_item = weighted.tocsc()
     binary_by_item = _ones_like(weighted_by_item, sparse.csc_matrix)
-    blocks = _item_blocks(binary, binary_by_item, block_size)
+    blocks = _item_blocks(binary, block_size)
     bands = _bands(blocks)
     right_operands: dict[int, tuple[sparse.csr_matrix, sparse.csr_matrix]] = {}
 
@@ -252,8 +252,8 @@ def item_similarities(
     result = _Pairs.concat(kept)
     frame = pd.DataFrame(
         {
-            "item_id": m.item_ids[result.rows],
-            "similar_item_id": m.item_ids[result.cols],
+            "item_id": _ids_at(m.item_ids, result.rows),
+            "similar_item_id": _ids_at(m.item_ids, result.cols),
             "similarity": result.values,
             "support": result.supports.astype(np.int64),
             "rank": result.ranks.astype(np.int64),
@@ -759,13 +759,18 @@ def _row_major_order(rows: np.ndarray, cols: np.ndarray, n: int) -> np.ndarray:
     return marker.data.astype(np.int64) - 1
 
 
-def _item_blocks(
-    binary: sparse.csr_matrix, binary_by_item: sparse.csc_matrix, block_size: int
-) -> list[tuple[int, int]]:
-    """Contiguous item ranges whose products stay within the work budget."""
+def _item_blocks(binary: sparse.csr_matrix, block_size: int) -> list[tuple[int, int]]:
+    """Contiguous item ranges whose products stay within the work budget.
+
+    The work of an item's row is at most the summed item counts of its users.
+    """
     n_items = binary.shape[1]
-    items_per_user = np.diff(binary.indptr).astype(np.float64)
-    work = np.asarray(binary_by_item.T @ items_per_user).ravel()
+    items_per_user = np.diff(binary.indptr)
+    work = np.bincount(
+        binary.indices,
+        weights=np.repeat(items_per_user, items_per_user).astype(np.float64),
+        minlength=n_items,
+    )
     cumulative = np.cumsum(work)
     blocks = []
     start = 0
@@ -781,6 +786,8 @@ def _item_blocks(
 def _bands(blocks: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     """The item range of the band each block belongs to."""
     bands: list[tuple[int, int]] = []
+    if not blocks:
+        return bands
     for members in np.array_split(np.arange(len(blocks)), min(_N_BANDS, len(blocks))):
         band = (blocks[members[0]][0], blocks[members[-1]][1])
         bands.extend([band] * members.size)
@@ -895,8 +902,6 @@ def _recommend_arrays(
     weighted = m.matrix
     seen = m.seen_matrix()
     n_users, n_items = m.shape
-    neighbours_of_target = neighbours.T.tocsr()
-    neighbours_of_target.sort_indices()
 
     def batch(start: int) -> _Recommendations:
         stop = min(start + batch_size, n_users)
@@ -904,7 +909,6 @@ def _recommend_arrays(
             weighted[start:stop],
             seen[start:stop],
             neighbours,
-            neighbours_of_target,
             n,
             popular_index,
         )
@@ -959,7 +963,6 @@ def _recommend_batch(
     weighted: sparse.csr_matrix,
     seen: sparse.csr_matrix,
     neighbours: sparse.csr_matrix,
-    neighbours_of_target: sparse.csr_matrix,
     n: int,
     popular_index: np.ndarray,
 ) -> _Recommendations:
@@ -972,7 +975,7 @@ def _recommend_batch(
     users, items, values = users[keep], scores.indices[keep], scores.data[keep]
     chosen, ranks = _top_k_per_group(users, values, items, n_users, n)
     users, items, values = users[chosen], items[chosen].astype(np.int64), values[chosen]
-    sources = _strongest_sources(weighted, neighbours_of_target, users, items)
+    sources = _strongest_sources(weighted, neighbours, users, items)
     cf = _Recommendations(
         users, items, values, ranks, sources, np.ones(users.size, dtype=bool)
     )
@@ -987,22 +990,18 @@ def _recommend_batch(
 
 def _strongest_sources(
     weighted: sparse.csr_matrix,
-    neighbours_of_target: sparse.csr_matrix,
+    neighbours: sparse.csr_matrix,
     users: np.ndarray,
     items: np.ndarray,
 ) -> np.ndarray:
     """For each (user, item), the user's item j with the largest
-    weight(user, j) * sim(j, item); ties go to the smallest j.
-
-    ``neighbours_of_target`` is the transposed neighbour matrix (row i: sim(j, i)
-    by j), so the lookups for one (user, item) stay within one row.
-    """
+    weight(user, j) * sim(j, item); ties go to the smallest j."""
     if users.size == 0:
         return np.zeros(0, dtype=np.int64)
     owner, positions, run_starts = _expand_rows(weighted.indptr, users)
     sources = weighted.indices[positions].astype(np.int64)
     contributions = weighted.data[positions] * _lookup(
-        neighbours_of_target, items[owner], sources
+        neighbours, sources, items[owner]
     )
     best = np.maximum.reduceat(contributions, run_starts)
     candidates = np.where(contributions == best[owner], sources, np.iinfo(np.int64).max)

@@ -82,10 +82,16 @@ def from_json(text: str | None) -> Settings:
     )
 
 
-def from_dbt(dbt: Any) -> Settings:
-    """Settings of a running dbt Python model, with logging switched on."""
+def from_dbt(settings_text: str | None) -> Settings:
+    """Settings of a running dbt Python model, with logging switched on.
+
+    Pass ``dbt.config.get("ulm_settings")`` written out in the model file: dbt
+    hands a Python model only the config keys its own source asks for with
+    that literal call, so a call made inside this package would see none and
+    every var would silently take its default.
+    """
     configure_logging()
-    return from_json(dbt.config.get("ulm_settings"))
+    return from_json(settings_text)
 
 
 def configure_logging() -> None:
@@ -94,7 +100,7 @@ def configure_logging() -> None:
     if any(getattr(h, "_ulm", False) for h in package_log.handlers):
         return
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("ulm %(name)s: %(message)s"))
+    handler.setFormatter(logging.Formatter("ulm %(levelname)s %(name)s: %(message)s"))
     handler._ulm = True  # type: ignore[attr-defined]
     package_log.addHandler(handler)
     package_log.setLevel(logging.INFO)

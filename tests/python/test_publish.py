@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 from pathlib import Path
 
@@ -23,7 +24,8 @@ def working(tmp_path: Path) -> duckdb.DuckDBPyConnection:
         select * from (values ('u1', 10.5), ('u2', 3.0), ('u1', 1.25))
             as orders (user_id, revenue);
         create table marts.dim_items as
-        select * from (values ('i1', 'toys'), ('i2', 'home')) as items (item_id, category);
+        select * from (values ('i1', 'toys'), ('i2', 'home'))
+            as items (item_id, category);
         create table staging.rejected_rows as
         select 'u3' as user_id, 'missing_event_at' as reject_reason;
         create view staging.stg_rejected as select * from staging.rejected_rows;
@@ -92,20 +94,23 @@ def test_checksum_ignores_row_order_and_sees_every_change():
         select * from (values (1, 'x'), (2, 'y'), (2, 'y')) as t (n, c);
         create table s.renamed as
         select * from (values (1, 'x'), (2, 'y')) as t (n, label);
+        create table s.retyped as
+        select * from (values (1::bigint, 'x'), (2::bigint, 'y')) as t (n, c);
         create table s.empty as select 1 as n where false;
         """
     )
     checksums = {
         name: publish.table_checksum(connection, f"s.{name}")
-        for name in ["a", "b", "changed", "doubled", "renamed", "empty"]
+        for name in ["a", "b", "changed", "doubled", "renamed", "retyped", "empty"]
     }
 
     assert checksums["a"] == checksums["b"]
     assert checksums["a"][0] == 2
     assert checksums["doubled"][0] == 3
-    for name in ["changed", "doubled", "renamed"]:
+    for name in ["changed", "doubled", "renamed", "retyped"]:
         assert checksums[name][1] != checksums["a"][1], name
-    assert checksums["empty"] == (0, "0" * 32)
+    # No rows: the md5 of the column list and a zero sum.
+    assert checksums["empty"] == (0, hashlib.md5(b"n INTEGER|0").hexdigest())
 
 
 def test_open_reader_keeps_its_snapshot_and_a_new_one_sees_the_new_build(
@@ -136,9 +141,7 @@ def test_publish_works_while_the_build_holds_a_write_transaction(working, publis
     assert read(published, "select count(*) from marts.fct_orders") == [(3,)]
 
 
-def test_failed_copy_removes_its_file_and_leaves_the_published_one(
-    working, published
-):
+def test_failed_copy_removes_its_file_and_leaves_the_published_one(working, published):
     publish.publish_tables(working, TABLES, published)
     before = published.read_bytes()
 
@@ -182,9 +185,7 @@ def test_files_left_by_a_killed_publish_are_removed(working, published):
     ]
 
 
-def test_a_stale_write_ahead_log_of_the_published_file_is_removed(
-    working, published
-):
+def test_a_stale_write_ahead_log_of_the_published_file_is_removed(working, published):
     publish.publish_tables(working, TABLES, published)
     (published.parent / "ulm.duckdb.wal").write_bytes(b"from a writer")
 
@@ -205,8 +206,17 @@ def test_table_names_must_be_schema_dot_table(working, published):
     assert not published.exists()
 
 
-def test_published_path_comes_from_the_environment(monkeypatch, tmp_path):
+def test_published_path_is_beside_the_working_file_unless_set(
+    monkeypatch, working, tmp_path
+):
     monkeypatch.delenv("ULM_PUBLISHED_PATH", raising=False)
+    working_file = publish.working_file(working)
+    assert working_file == str(tmp_path / "work" / "ulm.duckdb")
+    assert publish.published_path(working_file) == (
+        tmp_path / "work" / "published" / "ulm.duckdb"
+    )
     assert publish.published_path() == Path("warehouse/published/ulm.duckdb")
+    assert publish.working_file(duckdb.connect()) is None
+
     monkeypatch.setenv("ULM_PUBLISHED_PATH", str(tmp_path / "bi.duckdb"))
-    assert publish.published_path() == tmp_path / "bi.duckdb"
+    assert publish.published_path(working_file) == tmp_path / "bi.duckdb"

@@ -1,0 +1,82 @@
+{#
+    check_raw_file(path_var): stop the build with a clear message when var
+    path_var (a file or a glob) matches no file, or when one of its CSV
+    files has a line the CSV reader cannot split into the header's columns.
+
+    The reader fixes the number of columns from a sample of the first rows.
+    A later line with more fields, typically a value with an unquoted
+    delimiter such as the decimal comma of 12,5 in a comma-separated file,
+    would otherwise fail deep inside the build with a reader error that
+    suggests options no var can set. (Within the sample such a line gets
+    extra columns instead, and staging quarantines it as extra_fields.)
+    Each file is read once here, reader errors recorded rather than raised,
+    and the first one becomes the message: the file, the line number, the
+    line and what to do. Parquet files are only checked for existence; an
+    optional input set to none is not checked.
+#}
+{% macro check_raw_file(path_var) %}
+    {{ return(adapter.dispatch('check_raw_file', 'ulm')(path_var)) }}
+{% endmacro %}
+
+{% macro default__check_raw_file(path_var) %}
+{% endmacro %}
+
+{% macro duckdb__check_raw_file(path_var) %}
+    {%- set path = var(path_var) | string -%}
+    {%- if not execute or path | lower in ('', 'none', 'null') -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set files = run_query(
+        "select file from glob('" ~ path | replace("'", "''")
+        ~ "') order by file"
+    ).columns[0].values() -%}
+    {%- if files | length == 0 -%}
+        {{ exceptions.raise_compiler_error(
+            "var " ~ path_var ~ " is '" ~ path ~ "', which matches no file "
+            ~ "(relative paths start at the project root). Point it at a "
+            ~ "CSV or Parquet file or a glob such as data/events/*.csv."
+        ) }}
+    {%- endif -%}
+    {%- for file in files if not file.endswith('.parquet') -%}
+        {%- set reader_errors = run_query(
+            "select count(*) from read_csv('" ~ file | replace("'", "''")
+            ~ "', header = true, all_varchar = true, null_padding = true, "
+            ~ "store_rejects = true, rejects_limit = 1, "
+            ~ "rejects_table = 'ulm_csv_errors', "
+            ~ "rejects_scan = 'ulm_csv_scans');"
+            ~ " select errors.line, errors.error_type, errors.error_message,"
+            ~ " array_to_string(regexp_extract_all(scans.columns,"
+            ~ " '''([^'']*)'':', 1), ', ') as header,"
+            ~ " left(errors.csv_line, 200) as csv_line"
+            ~ " from ulm_csv_errors as errors"
+            ~ " inner join ulm_csv_scans as scans"
+            ~ " on errors.scan_id = scans.scan_id"
+            ~ " and errors.file_id = scans.file_id"
+            ~ " where errors.scan_id = (select max(last_scan.scan_id)"
+            ~ " from ulm_csv_scans as last_scan)"
+            ~ " order by errors.line limit 1"
+        ) -%}
+        {%- if reader_errors.rows | length > 0 -%}
+            {%- set line, error_type, error_message, header, csv_line
+                = reader_errors.rows[0] -%}
+            {%- if error_type | upper == 'TOO MANY COLUMNS' -%}
+                {%- set cause = "has more fields than the header has names ("
+                    ~ error_message ~ "; the header: " ~ header ~ "). "
+                    ~ "A value holds an unquoted delimiter, for example the "
+                    ~ "decimal comma of 12,5 in a comma-separated file, so "
+                    ~ "the row cannot be split into the right columns. Quote "
+                    ~ "such values (\"12,5\") or write the file with another "
+                    ~ "delimiter, such as a semicolon" -%}
+            {%- else -%}
+                {%- set cause = "cannot be read as CSV (" ~ error_type ~ ": "
+                    ~ error_message ~ "). Make quotes pair up and write the "
+                    ~ "file as UTF-8" -%}
+            {%- endif -%}
+            {{ exceptions.raise_compiler_error(
+                "The file '" ~ file ~ "' (var " ~ path_var ~ ") cannot be "
+                ~ "read: line " ~ line ~ " " ~ cause ~ ", then build again. "
+                ~ "The line: " ~ csv_line
+            ) }}
+        {%- endif -%}
+    {%- endfor -%}
+{% endmacro %}
