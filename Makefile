@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup build test lint docs bench clean sample
+.PHONY: setup build test lint docs bench bench-quality clean sample
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,10 @@ sample: setup
 	$(BIN)/python -m ulm.sample --users 7500 --format csv.gz --out data/sample
 
 bench: setup
-	$(BIN)/python -m ulm.benchmark
+	$(BIN)/python -m ulm.bench_scale
+
+bench-quality: setup
+	$(BIN)/python -m ulm.bench_quality
 
 clean:
 	rm -rf target logs warehouse/*.duckdb warehouse/*.wal warehouse/tmp

@@ -27,7 +27,8 @@
         {%- set path_var = mapping_var | replace('_columns', '_path') -%}
         {%- set input_name = mapping_var | replace('raw_', '')
             | replace('_columns', '') -%}
-        {%- set found = file_columns | reject('equalto', 'filename') | list -%}
+        {%- set found = file_columns | reject('in', ['filename', 'file_row_number'])
+            | list -%}
         {{ exceptions.raise_compiler_error(
             "The " ~ input_name ~ " input '" ~ var(path_var) ~ "' (var "
             ~ path_var ~ ") has no column '" ~ column ~ "', which is "
@@ -54,7 +55,8 @@
     {%- set mapping_text = (var(mapping_var, {}) or {}).values()
         | map('string') | join(' ') | lower -%}
     {%- set state = namespace(after_named=false, extra=[]) -%}
-    {%- for column in file_columns if column != 'filename' -%}
+    {%- for column in file_columns
+        if column not in ('filename', 'file_row_number') -%}
         {%- if not modules.re.fullmatch('column[0-9]+', column) -%}
             {%- set state.after_named = true -%}
         {%- elif state.after_named and not modules.re.search(

@@ -12,7 +12,8 @@
     Each file is read once here, reader errors recorded rather than raised,
     and the first one becomes the message: the file, the line number, the
     line and what to do. Parquet files are only checked for existence; an
-    optional input set to none is not checked.
+    optional input set to none is not checked. Returns the files found
+    (none for an input set to none).
 #}
 {% macro check_raw_file(path_var) %}
     {{ return(adapter.dispatch('check_raw_file', 'ulm')(path_var)) }}
@@ -79,4 +80,5 @@
             ) }}
         {%- endif -%}
     {%- endfor -%}
+    {{ return(files) }}
 {% endmacro %}

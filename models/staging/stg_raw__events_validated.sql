@@ -6,15 +6,25 @@
     construction.
 
     Duplicates are decided among otherwise valid rows and without regard to
-    load order: of exact copies the first (by file name, then row) is kept;
-    of rows sharing an event_id the earliest event_at wins, ties broken by
-    the row's content fingerprint.
+    load order: of exact copies (every raw column equal) the first by file
+    name, then row, is kept; of rows sharing an event_id the earliest
+    event_at wins, ties broken by the raw text of user_id, event_type,
+    item_id, quantity, revenue, session_id and event_at in that order, then
+    by file name and row. Exact copies share their event_id (it is the
+    given id or derived from the row's content), so only rows whose event_id
+    occurs more than once are ranked. The raw file is read three times,
+    each time in one pass: once for the event ids alone, to find those that
+    repeat; once for the rows carrying them, judged and ranked (a handful);
+    and once to judge every row (macro judged_raw_events) and attach the
+    ranking's verdict. Holding all judged rows to rank them would take
+    memory in proportion to the file.
 
     Incremental: a run reads only files it has not seen (by file name), and
-    re-ranks them together with the stored rows that share an event_id or a
-    fingerprint with them, so a duplicate across batches is caught and the
-    result equals a full refresh on all files. A file is read once: a file
-    changed in place needs --full-refresh.
+    re-ranks them together with the stored rows that share an event_id with
+    them (those stored rows are written again with their new verdict), so a
+    duplicate across batches is caught and the result equals a full refresh
+    on all files. A file is read once: a file changed in place
+    needs --full-refresh.
 #}
 
 {{ config(
@@ -24,20 +34,14 @@
     on_schema_change='fail',
 ) }}
 
-{%- set as_of_literal = as_of_date_literal() -%}
-
 with
-
-mapped as (
-    select * from {{ ref('stg_raw__events_mapped') }}
-),
 
 event_types as (
     select * from {{ ref('event_types') }}
 ),
 
 new_rows as (
-    select * from mapped
+    select * from {{ ref('stg_raw__events_mapped') }}
     {%- if is_incremental() %}
     where
         source_file not in (
@@ -46,106 +50,60 @@ new_rows as (
     {%- endif %}
 ),
 
-parsed as (
-    select
-        new_rows.*,
-        event_types.event_type,
-        event_types.is_item_event,
-        trim(new_rows.raw_user_id) as user_id,
-        trim(new_rows.raw_item_id) as item_id,
-        {{ nullif_blank('new_rows.raw_session_id') }} as session_id,
-        {{ parse_timestamp_utc('new_rows.raw_event_at') }} as event_at,
-        {{ parse_integer('new_rows.raw_quantity') }} as parsed_quantity,
-        {{ parse_decimal('new_rows.raw_revenue') }} as parsed_revenue,
-        md5(concat_ws(
-            '|',
-            coalesce(new_rows.raw_event_id, '<null>'),
-            coalesce(new_rows.raw_user_id, '<null>'),
-            coalesce(new_rows.raw_event_at, '<null>'),
-            coalesce(new_rows.raw_event_type, '<null>'),
-            coalesce(new_rows.raw_item_id, '<null>'),
-            coalesce(new_rows.raw_quantity, '<null>'),
-            coalesce(new_rows.raw_revenue, '<null>'),
-            coalesce(new_rows.raw_session_id, '<null>'),
-            new_rows.raw_extra_fields
-        )) as row_fingerprint
-    from new_rows
-    left join event_types
-        on lower(trim(new_rows.raw_event_type)) = event_types.raw_event_type
-),
-
 judged as (
-    select
-        source_file,
-        raw_row_number,
-        raw_event_id,
-        raw_user_id,
-        raw_event_at,
-        raw_event_type,
-        raw_item_id,
-        raw_quantity,
-        raw_revenue,
-        raw_session_id,
-        raw_extra_fields,
-        coalesce(
-            {{ nullif_blank('raw_event_id') }},
-            'derived-' || substr(row_fingerprint, 1, 24)
-        ) as event_id,
-        user_id,
-        session_id,
-        case when is_item_event then item_id end as item_id,
-        event_type,
-        row_fingerprint,
-        case
-            when raw_extra_fields is not null
-                then 'extra_fields'
-            when {{ is_blank_id('raw_user_id') }}
-                then 'missing_user_id'
-            when {{ is_blank_id('raw_event_at') }}
-                then 'missing_event_at'
-            when event_at is null
-                then 'unparseable_event_at'
-            {%- if as_of_literal is not none %}
-            when event_at >= {{ as_of_literal }} + interval 1 day
-                then 'after_as_of_date'
-            {%- else %}
-            when
-                event_at > {{ utc_now() }}
-                + interval {{ var('future_tolerance_hours', 24) }} hour
-                then 'event_at_in_future'
-            {%- endif %}
-            when event_type is null
-                then 'unknown_event_type'
-            when is_item_event and {{ is_blank_id('raw_item_id') }}
-                then 'missing_item_id'
-            when
-                not {{ is_blank_id('raw_quantity') }}
-                and parsed_quantity is null
-                then 'invalid_quantity'
-            when
-                not {{ is_blank_id('raw_revenue') }}
-                and parsed_revenue is null
-                then 'invalid_revenue'
-            when
-                event_type in ('purchase', 'refund')
-                and (parsed_quantity < 0 or parsed_revenue < 0)
-                then 'negative_amount'
-        end as invalid_reason,
-        coalesce(parsed_quantity, 1) as quantity,
-        parsed_revenue as revenue,
-        event_at
-    from parsed
+    {{ judged_raw_events('new_rows', 'event_types') }}
 ),
 
-candidates as (
-    select * from judged
+event_ids as (
+    select
+        {{ raw_event_id_or_derived() }} as event_id,
+        1 as is_new
+    from {{ ref('stg_raw__events_mapped') }}
+    {%- if is_incremental() %}
+    where
+        source_file not in (
+            select stored.source_file from {{ this }} as stored
+        )
+    union all
+    select
+        stored.event_id,
+        0 as is_new
+    from {{ this }} as stored
+    {%- endif %}
+),
+
+repeated_event_ids as (
+    select event_id
+    from event_ids
+    group by event_id
+    having count(*) > 1 and max(is_new) = 1
+),
+
+contested_new_rows as (
+    select * from {{ ref('stg_raw__events_mapped') }}
+    where
+        {{ raw_event_id_or_derived() }}
+        in (select repeated_event_ids.event_id from repeated_event_ids)
+        {%- if is_incremental() %}
+        and source_file not in (
+            select stored.source_file from {{ this }} as stored
+        )
+        {%- endif %}
+),
+
+contested as (
+    select
+        *,
+        false as is_stored
+    from ({{ judged_raw_events('contested_new_rows', 'event_types') }})
     {%- if is_incremental() %}
     union all
-    select * exclude (reject_reason)
+    select
+        * exclude (reject_reason),
+        true as is_stored
     from {{ this }}
     where
-        event_id in (select judged.event_id from judged)
-        or row_fingerprint in (select judged.row_fingerprint from judged)
+        event_id in (select repeated_event_ids.event_id from repeated_event_ids)
     {%- endif %}
 ),
 
@@ -153,25 +111,65 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by row_fingerprint
+            partition by
+                raw_event_id,
+                raw_user_id,
+                raw_event_at,
+                raw_event_type,
+                raw_item_id,
+                raw_quantity,
+                raw_revenue,
+                raw_session_id,
+                raw_extra_fields
             order by source_file, raw_row_number
-        ) as fingerprint_copy,
+        ) as copy_number,
         row_number() over (
             partition by invalid_reason is null, event_id
-            order by event_at, row_fingerprint, source_file, raw_row_number
+            order by
+                event_at,
+                raw_user_id,
+                raw_event_type,
+                raw_item_id,
+                raw_quantity,
+                raw_revenue,
+                raw_session_id,
+                raw_event_at,
+                source_file,
+                raw_row_number
         ) as event_id_copy
-    from candidates
+    from contested
+),
+
+verdicts as (
+    select
+        * exclude (copy_number, event_id_copy),
+        case
+            when copy_number > 1 then 'exact_duplicate'
+            when event_id_copy > 1 then 'duplicate_event_id'
+        end as duplicate_reason
+    from ranked
 ),
 
 final as (
     select
-        * exclude (fingerprint_copy, event_id_copy),
-        case
-            when invalid_reason is not null then invalid_reason
-            when fingerprint_copy > 1 then 'exact_duplicate'
-            when event_id_copy > 1 then 'duplicate_event_id'
-        end as reject_reason
-    from ranked
+        judged.*,
+        coalesce(
+            judged.invalid_reason, verdicts.duplicate_reason
+        ) as reject_reason
+    from judged
+    left join verdicts
+        on
+            judged.source_file = verdicts.source_file
+            and judged.raw_row_number = verdicts.raw_row_number
+            and not verdicts.is_stored
+    {%- if is_incremental() %}
+    union all
+    select
+        * exclude (is_stored, duplicate_reason),
+        coalesce(invalid_reason, duplicate_reason) as reject_reason
+    from verdicts
+    where is_stored
+    {%- endif %}
 )
 
 select * from final

@@ -108,9 +108,13 @@ ACTIVITY_COLUMNS = {
 
 # The floor: what a careful analyst would write by hand to get the same RFM and
 # activity features from the raw file in one script. It reads the events once
-# into a clean table, folds that into one row per user and day, and computes
-# both marts from those rows. Placeholders: {events_path}, {items_path},
-# {event_types_path}, {session_gap_seconds}, {future_tolerance_hours}.
+# into a narrow table of valid rows, ranks only the rows whose event_id
+# repeats (the same tie-break as staging: earliest event_at, then the raw text
+# of user_id, event_type, item_id, quantity, revenue and event_at), marks
+# session starts on the clean rows, folds them into one row per user and day,
+# and computes both marts from those rows. Placeholders: {events_path},
+# {items_path}, {event_types_path}, {session_gap_seconds},
+# {future_tolerance_hours}.
 FLOOR_SQL = """
 create temp table event_types as
 select
@@ -119,77 +123,99 @@ select
     cast(is_item_event as boolean) as is_item_event
 from read_csv('{event_types_path}', header = true, all_varchar = true);
 
-create temp table clean_events as
+create temp table valid_events as
 with
 
 raw_events as (
     select
-        trim(cast(event_id as varchar)) as event_id,
-        trim(cast(user_id as varchar)) as user_id,
-        trim(cast(event_at as varchar)) as event_at_text,
-        lower(trim(cast(event_type as varchar))) as raw_event_type,
-        trim(cast(item_id as varchar)) as item_id,
-        trim(cast(quantity as varchar)) as quantity_text,
-        trim(cast(revenue as varchar)) as revenue_text
+        cast(event_id as varchar) as raw_event_id,
+        cast(user_id as varchar) as raw_user_id,
+        cast(event_at as varchar) as raw_event_at,
+        cast(event_type as varchar) as raw_event_type,
+        cast(item_id as varchar) as raw_item_id,
+        cast(quantity as varchar) as raw_quantity,
+        cast(revenue as varchar) as raw_revenue
     from read_parquet('{events_path}')
 ),
 
 typed as (
     select
         raw_events.*,
+        trim(raw_user_id) as user_id,
+        trim(raw_item_id) as item_id,
+        trim(raw_quantity) as quantity_text,
+        trim(raw_revenue) as revenue_text,
         event_types.event_type,
         event_types.is_item_event,
-        timezone('UTC', try_cast(event_at_text as timestamptz)) as event_at,
-        try_cast(quantity_text as bigint) as quantity,
-        try_cast(replace(revenue_text, ',', '.') as decimal(18, 4)) as revenue
+        timezone('UTC', try_cast(trim(raw_event_at) as timestamptz)) as event_at,
+        try_cast(trim(raw_quantity) as bigint) as quantity,
+        try_cast(replace(trim(raw_revenue), ',', '.') as decimal(18, 4))
+            as revenue
     from raw_events
     left join event_types
-        on raw_events.raw_event_type = event_types.raw_event_type
-),
+        on lower(trim(raw_events.raw_event_type)) = event_types.raw_event_type
+)
 
-valid as (
-    select
-        coalesce(
-            nullif(event_id, ''),
-            'derived-' || md5(concat_ws(
-                '|', user_id, event_at_text, raw_event_type, item_id,
-                quantity_text, revenue_text
-            ))
-        ) as event_id,
-        user_id,
-        case when is_item_event then item_id end as item_id,
-        event_type,
-        coalesce(revenue, 0) as revenue,
-        event_at
-    from typed
-    where
-        coalesce(
-            lower(user_id) not in ('', 'null', 'none', 'nan', 'n/a', 'na'), false
+select
+    coalesce(
+        nullif(trim(raw_event_id), ''),
+        'derived-' || md5(concat_ws(
+            '|', raw_user_id, raw_event_at, raw_event_type, raw_item_id,
+            raw_quantity, raw_revenue
+        ))
+    ) as event_id,
+    user_id,
+    case when is_item_event then item_id end as item_id,
+    event_type,
+    coalesce(revenue, 0) as revenue,
+    event_at,
+    raw_user_id,
+    raw_event_type,
+    raw_item_id,
+    raw_quantity,
+    raw_revenue,
+    raw_event_at
+from typed
+where
+    coalesce(
+        lower(user_id) not in ('', 'null', 'none', 'nan', 'n/a', 'na'), false
+    )
+    and event_at is not null
+    and event_at <= timezone('UTC', now()) + interval {future_tolerance_hours} hour
+    and event_type is not null
+    and (
+        not is_item_event
+        or coalesce(
+            lower(item_id) not in ('', 'null', 'none', 'nan', 'n/a', 'na'), false
         )
-        and event_at is not null
-        and event_at
-        <= timezone('UTC', now()) + interval {future_tolerance_hours} hour
-        and event_type is not null
-        and (
-            not is_item_event
-            or coalesce(
-                lower(item_id) not in ('', 'null', 'none', 'nan', 'n/a', 'na'),
-                false
-            )
-        )
-        and (quantity_text is null or quantity is not null)
-        and (revenue_text is null or revenue is not null)
-        and not (
-            event_type in ('purchase', 'refund')
-            and (coalesce(quantity, 0) < 0 or coalesce(revenue, 0) < 0)
-        )
+    )
+    and (quantity_text is null or quantity is not null)
+    and (revenue_text is null or revenue is not null)
+    and not (
+        event_type in ('purchase', 'refund')
+        and (coalesce(quantity, 0) < 0 or coalesce(revenue, 0) < 0)
+    );
+
+create temp table clean_events as
+with
+
+repeated as (
+    select event_id from valid_events group by event_id having count(*) > 1
 ),
 
 deduplicated as (
-    select * from valid
+    select event_id, user_id, item_id, event_type, revenue, event_at
+    from valid_events
+    where event_id not in (select event_id from repeated)
+    union all
+    select event_id, user_id, item_id, event_type, revenue, event_at
+    from valid_events
+    where event_id in (select event_id from repeated)
     qualify row_number() over (
         partition by event_id
-        order by event_at, user_id, event_type, item_id, revenue
+        order by
+            event_at, raw_user_id, raw_event_type, raw_item_id, raw_quantity,
+            raw_revenue, raw_event_at
     ) = 1
 )
 

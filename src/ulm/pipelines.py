@@ -116,6 +116,8 @@ def interaction_matrix(
         weights=config.interaction_weights,
         reference_at=as_of_end,
         half_life_days=config.cf_half_life_days,
+        count_scale=config.cf_count_scale,
+        recent_items_half_life=config.cf_recent_items_half_life,
     )
 
 
@@ -214,6 +216,8 @@ def model_metrics(
         n_neighbours=config.similar_items_k,
         min_support=config.cf_min_support,
         half_life_days=config.cf_half_life_days,
+        count_scale=config.cf_count_scale,
+        recent_items_half_life=config.cf_recent_items_half_life,
     )
     recommendation_metrics = recommendation_metrics.assign(
         note=f"time split: train before {holdout_start:%Y-%m-%d}, "

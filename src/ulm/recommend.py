@@ -28,6 +28,7 @@ import pyarrow as pa
 from scipy import sparse
 
 from ulm import ranking_metrics
+from ulm.settings import COUNT_SCALES
 
 log = logging.getLogger(__name__)
 
@@ -79,13 +80,18 @@ class InteractionMatrix:
     users and items are sorted by id. ``seen`` marks every user-item pair with
     any interaction in the period, whatever its weight (a refunded purchase, an
     event type that weighs 0): such items are never recommended back. When
-    ``seen`` is None the positive cells of ``matrix`` are used.
+    ``seen`` is None the positive cells of ``matrix`` are used. ``profile``
+    holds the weights a user's items carry when the user is scored (``matrix``
+    with the user's older items weighing less, see ``recent_item_weights``);
+    when None, ``matrix`` itself. Similarities and popularity always use
+    ``matrix``.
     """
 
     matrix: sparse.csr_matrix
     user_ids: np.ndarray
     item_ids: np.ndarray
     seen: sparse.csr_matrix | None = None
+    profile: sparse.csr_matrix | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -96,6 +102,9 @@ class InteractionMatrix:
             return self.seen
         return _pattern(self.matrix)
 
+    def profile_matrix(self) -> sparse.csr_matrix:
+        return self.profile if self.profile is not None else self.matrix
+
 
 def build_matrix(
     interactions: pd.DataFrame,
@@ -103,25 +112,34 @@ def build_matrix(
     reference_at: Any,
     half_life_days: float | None = None,
     period: str = "all",
+    count_scale: str = "log",
+    recent_items_half_life: float | None = 50.0,
 ) -> InteractionMatrix:
     """Weighted user x item matrix from the interactions table.
 
-    Each row weighs ``weights[event_type] * events``, times
+    Each row weighs ``weights[event_type] * scaled(events)``, times
     ``0.5 ** (age_days / half_life_days)`` when a half-life is given, where the
     age runs from the row's last event to ``reference_at`` (events after it count
-    as age 0). Rows are summed per user and item, the sum is clipped at 0 and
-    zero cells are dropped. Period "train" uses the counts and times before the
-    holdout and drops rows without such events.
+    as age 0). ``count_scale`` says how repeats count: "log" gives
+    ``1 + ln(events)`` (one event weighs its type's weight, ten events about
+    3.3 times it), "linear" the count itself, "binary" 1 for any count. Rows are
+    summed per user and item, the sum is clipped at 0 and zero cells are
+    dropped. Period "train" uses the counts and times before the holdout and
+    drops rows without such events. With ``recent_items_half_life`` the
+    matrix also gets a ``profile``: each cell times ``recent_item_weights`` of
+    the user's items, ordered by the last event on each.
     """
     count_column, at_column = _period_columns(period)
     weights = _checked_weights(weights)
+    _check_count_scale(count_scale)
     if half_life_days is not None and not half_life_days > 0:
         raise ValueError(
             f"half_life_days must be a positive number of days or None, "
             f"got {half_life_days!r}"
         )
+    _check_recent_items_half_life(recent_items_half_life)
     required = ["user_id", "item_id", "event_type", count_column]
-    if half_life_days is not None:
+    if half_life_days is not None or recent_items_half_life is not None:
         required.append(at_column)
     _require_columns(interactions, required, "interactions")
 
@@ -138,7 +156,7 @@ def build_matrix(
     item_codes, item_ids = _sorted_codes(rows["item_id"])
     type_codes, event_types = pd.factorize(rows["event_type"])
     type_weights = np.array([weights.get(t, 0.0) for t in event_types] + [0.0])
-    row_weights = type_weights[type_codes] * counts
+    row_weights = type_weights[type_codes] * scaled_counts(counts, count_scale)
     if half_life_days is not None:
         row_weights *= _decay_factors(
             rows[at_column], reference_at, half_life_days, at_column
@@ -156,11 +174,21 @@ def build_matrix(
         (np.ones(counts.size, dtype=np.int32), (user_codes, item_codes)), shape=shape
     )
     seen.sum_duplicates()
+    profile = None
+    if recent_items_half_life is not None:
+        profile = _recency_profile(
+            positive,
+            user_codes,
+            item_codes,
+            _event_seconds(rows[at_column], at_column),
+            recent_items_half_life,
+        )
 
     log.info(
-        "interaction matrix (period=%s): %d rows in, %d kept -> %d users x %d items, "
-        "%d positive cells of %d user-item pairs",
+        "interaction matrix (period=%s, counts %s): %d rows in, %d kept -> "
+        "%d users x %d items, %d positive cells of %d user-item pairs",
         period,
+        count_scale,
         len(interactions),
         counts.size,
         shape[0],
@@ -169,8 +197,66 @@ def build_matrix(
         seen.nnz,
     )
     return InteractionMatrix(
-        matrix=positive, user_ids=user_ids, item_ids=item_ids, seen=_pattern(seen)
+        matrix=positive,
+        user_ids=user_ids,
+        item_ids=item_ids,
+        seen=_pattern(seen),
+        profile=profile,
     )
+
+
+def recent_item_weights(
+    users: np.ndarray, seconds: np.ndarray, half_life: float
+) -> np.ndarray:
+    """Weight of each (user, item) cell by how recent the item is for the user.
+
+    ``users`` (sorted) and ``seconds`` (time of the last event on the cell)
+    describe one cell each. A cell's rank is the number of the user's items
+    with a later last event (0 for the latest; items touched at the same time
+    share a rank) and its weight ``0.5 ** (rank / half_life)``: a user's items
+    count the more the more recent they are among that user's items, whatever
+    the calendar time, so a user who stopped a year ago is scored from what
+    they did last.
+    """
+    users = np.asarray(users, dtype=np.int64)
+    seconds = np.asarray(seconds, dtype=np.int64)
+    if users.size == 0:
+        return np.zeros(0)
+    latest_first = seconds.max() - seconds
+    span = int(latest_first.max()) + 1
+    # Ties share a rank, so the order among them does not matter.
+    if int(users.max()) + 1 < np.iinfo(np.int64).max // span:
+        order = np.argsort(users * span + latest_first)
+    else:
+        order = np.lexsort((latest_first, users))
+    sorted_users, sorted_times = users[order], latest_first[order]
+    positions = np.arange(order.size)
+    new_user = np.concatenate(([True], sorted_users[1:] != sorted_users[:-1]))
+    new_time = new_user | np.concatenate(
+        ([True], sorted_times[1:] != sorted_times[:-1])
+    )
+    user_start = np.maximum.accumulate(np.where(new_user, positions, 0))
+    time_start = np.maximum.accumulate(np.where(new_time, positions, 0))
+    weights = np.empty(order.size)
+    weights[order] = np.exp2((user_start - time_start) / half_life)
+    return weights
+
+
+def scaled_counts(counts: np.ndarray, count_scale: str = "log") -> np.ndarray:
+    """Event counts as repeat weights: ``1 + ln(count)``, the count, or 1.
+
+    Counts of 0 (or below) weigh 0 in every scale. The log scale keeps a user
+    who bought an item fifty times from drowning out everything else the user
+    did, while a repeat still counts for more than a single event.
+    """
+    _check_count_scale(count_scale)
+    counts = np.asarray(counts, dtype=np.float64)
+    positive = counts > 0
+    if count_scale == "linear":
+        return np.where(positive, counts, 0.0)
+    if count_scale == "binary":
+        return positive.astype(np.float64)
+    return np.where(positive, 1.0 + np.log(np.where(positive, counts, 1.0)), 0.0)
 
 
 def item_similarities(
@@ -294,7 +380,9 @@ def recommend(
     """Top-n items for every user of ``m`` and every id in users_without_history.
 
     An unseen item scores sum over the user's items j of weight(u, j) * sim(j, i)
-    with the kept neighbours; its source_item_id is the j contributing most (ties
+    with the kept neighbours, weight being the cell of ``m.profile_matrix()``
+    (the recent items weighing more when ``m`` has a profile); its
+    source_item_id is the j contributing most (ties
     to the smaller id). Items the user has any interaction with are never
     recommended. Lists shorter than n are filled with the most popular unseen
     items (``popular_items`` order, by default ``popular_items(m)``), strategy
@@ -348,6 +436,8 @@ def evaluate(
     relevant_event_types: Sequence[str] = ("purchase",),
     half_life_days: float | None = None,
     *,
+    count_scale: str = "log",
+    recent_items_half_life: float | None = 50.0,
     batch_size: int = 20000,
     n_threads: int | None = None,
 ) -> pd.DataFrame:
@@ -356,13 +446,17 @@ def evaluate(
     Both train on the events before holdout_start (decay measured to
     holdout_start; a common shift of the reference would scale every weight
     alike and change no ranking) and recommend k items each user had no train
-    interaction with. A user's relevant items are those with a relevant event
-    type in the holdout (events > events_before_holdout) and no train
-    interaction. Users evaluated have at least one positive train cell and one
-    relevant item. Catalog coverage is distinct recommended items over items in
-    the train matrix. The split itself comes from events_before_holdout, so
-    holdout_start must be the start those counts were cut at. With no user to
-    evaluate, the ranking metrics are NaN.
+    interaction with: item_cf as ``recommend`` does (popular fill included),
+    most_popular the most popular such items. A user's relevant items are those
+    with a relevant event type in the holdout (events > events_before_holdout)
+    and no train interaction, the same rule for both variants: an item the user
+    already touched is never recommended, so counting it would only cap both.
+    Users evaluated have at least one positive train cell and one relevant
+    item. Catalog coverage is distinct recommended items over items in the
+    train matrix. The split itself comes from events_before_holdout: a cut of
+    every user at holdout_start, or any other cut made before the counts (such
+    as each user's latest events), holdout_start then being only the reference
+    of the decay. With no user to evaluate, the ranking metrics are NaN.
     """
     _check_positive(k, "k")
     holdout_at = _utc_timestamp(holdout_start)
@@ -377,7 +471,13 @@ def evaluate(
         "interactions",
     )
     train = build_matrix(
-        interactions, weights, holdout_at, half_life_days, period="train"
+        interactions,
+        weights,
+        holdout_at,
+        half_life_days,
+        period="train",
+        count_scale=count_scale,
+        recent_items_half_life=recent_items_half_life,
     )
     relevant_users, relevant_items = _holdout_relevant(
         interactions, train, relevant_event_types
@@ -469,6 +569,65 @@ def _require_columns(frame: pd.DataFrame, columns: Sequence[str], name: str) -> 
         )
 
 
+def _check_count_scale(count_scale: str) -> None:
+    if count_scale not in COUNT_SCALES:
+        raise ValueError(
+            f"count_scale must be one of {list(COUNT_SCALES)}, got {count_scale!r}"
+        )
+
+
+def _check_recent_items_half_life(half_life: float | None) -> None:
+    if half_life is not None and not half_life > 0:
+        raise ValueError(
+            "recent_items_half_life must be a positive number of items or None, "
+            f"got {half_life!r}"
+        )
+
+
+def _event_seconds(at: pd.Series, column: str) -> np.ndarray:
+    """Whole seconds since the epoch (UTC) of each row's last event."""
+    times = pd.to_datetime(at)
+    if times.dt.tz is not None:
+        times = times.dt.tz_convert("UTC").dt.tz_localize(None)
+    missing = int(times.isna().sum())
+    if missing:
+        raise ValueError(
+            f"{missing} interaction rows have events but no {column}: weighing a "
+            "user's recent items needs the time of the last event"
+        )
+    return times.to_numpy(dtype="datetime64[s]").astype(np.int64)
+
+
+def _recency_profile(
+    positive: sparse.csr_matrix,
+    user_codes: np.ndarray,
+    item_codes: np.ndarray,
+    seconds: np.ndarray,
+    half_life: float,
+) -> sparse.csr_matrix:
+    """``positive`` with each cell times its recent_item_weights."""
+    n_items = positive.shape[1]
+    if user_codes.size == 0:
+        return positive.copy()
+    cell_keys = user_codes.astype(np.int64) * n_items + item_codes
+    order = np.argsort(cell_keys)
+    sorted_keys = cell_keys[order]
+    starts = np.flatnonzero(
+        np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1]))
+    )
+    keys = sorted_keys[starts]
+    latest = np.maximum.reduceat(seconds[order], starts)
+    cell_users = keys // n_items
+    weights = recent_item_weights(cell_users, latest, half_life)
+    by_cell = sparse.csr_matrix(
+        (weights, (cell_users, keys % n_items)), shape=positive.shape
+    )
+    profile = positive.multiply(by_cell).tocsr().astype(np.float32)
+    profile.eliminate_zeros()
+    profile.sort_indices()
+    return profile
+
+
 def _check_positive(value: int, name: str) -> None:
     if int(value) != value or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -535,6 +694,7 @@ def _subset_users(m: InteractionMatrix, rows: np.ndarray) -> InteractionMatrix:
         user_ids=m.user_ids[rows],
         item_ids=m.item_ids,
         seen=m.seen_matrix()[rows],
+        profile=m.profile[rows] if m.profile is not None else None,
     )
 
 
@@ -899,7 +1059,7 @@ def _recommend_arrays(
     n_threads: int | None,
 ) -> _Recommendations:
     """Recommendations by user position (matrix users, then the extra users)."""
-    weighted = m.matrix
+    weighted = m.profile_matrix()
     seen = m.seen_matrix()
     n_users, n_items = m.shape
 

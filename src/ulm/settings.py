@@ -16,6 +16,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 _NONE_WORDS = {"", "none", "null"}
+# How repeated events of one user, item and type count (ulm.recommend).
+COUNT_SCALES = ("log", "linear", "binary")
 
 
 def _optional(value: Any) -> Any:
@@ -37,6 +39,8 @@ class Settings:
     recommendations_n: int = 10
     cf_min_support: int = 2
     cf_half_life_days: float | None = None
+    cf_count_scale: str = "log"
+    cf_recent_items_half_life: float | None = 50.0
     interaction_weights: dict[str, float] = field(
         default_factory=lambda: {
             "view": 1.0,
@@ -66,6 +70,22 @@ def from_json(text: str | None) -> Settings:
     else:
         segments_k = "auto"
     half_life = _optional(raw.get("cf_half_life_days"))
+    recent_half_life = _optional(
+        raw.get("cf_recent_items_half_life", defaults.cf_recent_items_half_life)
+    )
+    if recent_half_life is not None:
+        recent_half_life = float(recent_half_life)
+        if not recent_half_life > 0:
+            raise ValueError(
+                "var cf_recent_items_half_life must be a positive number of items "
+                f"or none, got {recent_half_life}"
+            )
+    count_scale = str(raw.get("cf_count_scale") or defaults.cf_count_scale).strip()
+    if count_scale.lower() not in COUNT_SCALES:
+        raise ValueError(
+            f"var cf_count_scale must be one of {list(COUNT_SCALES)}, "
+            f"got {count_scale!r}"
+        )
     weights = raw.get("interaction_weights") or defaults.interaction_weights
     return Settings(
         churn_horizon_days=int(raw.get("churn_horizon_days", 30)),
@@ -77,6 +97,8 @@ def from_json(text: str | None) -> Settings:
         recommendations_n=int(raw.get("recommendations_n", 10)),
         cf_min_support=int(raw.get("cf_min_support", 2)),
         cf_half_life_days=float(half_life) if half_life is not None else None,
+        cf_count_scale=count_scale.lower(),
+        cf_recent_items_half_life=recent_half_life,
         interaction_weights={str(k): float(v) for k, v in weights.items()},
         random_seed=int(raw.get("random_seed", 42)),
     )

@@ -34,6 +34,27 @@ def test_settings_read_vars_with_none_words_and_digit_strings() -> None:
     assert settings.from_json(None) == settings.Settings()
 
 
+def test_settings_read_the_count_scale_and_reject_an_unknown_one() -> None:
+    assert settings.Settings().cf_count_scale == "log"
+    read = settings.from_json(json.dumps({"cf_count_scale": " Binary "}))
+    assert read.cf_count_scale == "binary"
+    assert settings.from_json(json.dumps({"cf_count_scale": None})).cf_count_scale == (
+        "log"
+    )
+    with pytest.raises(ValueError, match="cf_count_scale"):
+        settings.from_json(json.dumps({"cf_count_scale": "sqrt"}))
+
+
+def test_settings_read_the_recent_items_half_life() -> None:
+    assert settings.Settings().cf_recent_items_half_life == 50
+    read = settings.from_json(json.dumps({"cf_recent_items_half_life": "20"}))
+    assert read.cf_recent_items_half_life == 20.0
+    off = settings.from_json(json.dumps({"cf_recent_items_half_life": "none"}))
+    assert off.cf_recent_items_half_life is None
+    with pytest.raises(ValueError, match="cf_recent_items_half_life"):
+        settings.from_json(json.dumps({"cf_recent_items_half_life": 0}))
+
+
 @pytest.mark.parametrize("value", ["many", "0", "-2"])
 def test_settings_reject_a_bad_k_with_the_var_name(value: str) -> None:
     with pytest.raises(ValueError, match="segments_k"):

@@ -55,7 +55,9 @@ def test_weights_and_half_life_decay():
             ("u1", "c", "view", 1, -5),  # after reference_at: age 0
         ]
     )
-    m = cf.build_matrix(frame, NO_DECAY, REFERENCE_AT, half_life_days=10)
+    m = cf.build_matrix(
+        frame, NO_DECAY, REFERENCE_AT, half_life_days=10, count_scale="linear"
+    )
 
     assert list(m.user_ids) == ["u1", "u2"]
     assert list(m.item_ids) == ["a", "b", "c"]
@@ -69,8 +71,63 @@ def test_weights_and_half_life_decay():
 
 def test_without_half_life_counts_are_weighted_sums():
     frame = interactions([("u1", "a", "view", 4, 300), ("u1", "a", "purchase", 2)])
-    m = cf.build_matrix(frame, NO_DECAY, REFERENCE_AT)
+    m = cf.build_matrix(frame, NO_DECAY, REFERENCE_AT, count_scale="linear")
     np.testing.assert_allclose(dense(m), [[4.0 + 10.0]])
+
+
+def test_repeats_count_on_a_log_scale_by_default():
+    frame = interactions(
+        [
+            ("u1", "a", "view", 4),
+            ("u1", "a", "purchase", 2),
+            ("u1", "b", "purchase", 1),
+            ("u2", "a", "purchase", 50),
+        ]
+    )
+    m = cf.build_matrix(frame, NO_DECAY, REFERENCE_AT)
+    binary = cf.build_matrix(frame, NO_DECAY, REFERENCE_AT, count_scale="binary")
+
+    # 1 * (1 + ln 4) + 5 * (1 + ln 2); one purchase weighs 5; fifty about 24.6
+    np.testing.assert_allclose(
+        dense(m),
+        [[1 + math.log(4) + 5 * (1 + math.log(2)), 5.0], [5 * (1 + math.log(50)), 0]],
+        rtol=1e-6,
+    )
+    np.testing.assert_allclose(dense(binary), [[6.0, 5.0], [5.0, 0.0]])
+
+
+def test_scaled_counts_in_every_scale():
+    counts = np.array([0, 1, 2, 10, -3])
+    np.testing.assert_allclose(
+        cf.scaled_counts(counts),
+        [0.0, 1.0, 1 + math.log(2), 1 + math.log(10), 0.0],
+    )
+    np.testing.assert_allclose(
+        cf.scaled_counts(counts, "linear"), [0.0, 1.0, 2.0, 10.0, 0.0]
+    )
+    np.testing.assert_allclose(
+        cf.scaled_counts(counts, "binary"), [0.0, 1.0, 1.0, 1.0, 0.0]
+    )
+    with pytest.raises(ValueError, match="count_scale"):
+        cf.scaled_counts(counts, "sqrt")
+
+
+def test_log_scale_still_lets_refunds_cancel_purchases():
+    frame = interactions(
+        [
+            ("u1", "a", "purchase", 3),
+            ("u1", "a", "refund", 3),
+            ("u1", "b", "purchase", 1),
+            ("u1", "b", "refund", 2),
+            ("u1", "c", "purchase", 2),
+            ("u1", "c", "refund", 1),
+        ]
+    )
+    m = cf.build_matrix(frame, cf.DEFAULT_WEIGHTS, REFERENCE_AT)
+
+    # a: equal counts cancel; b: more refunds than purchases clip at 0
+    np.testing.assert_allclose(dense(m), [[0.0, 0.0, 5 * math.log(2)]], rtol=1e-6)
+    assert m.seen_matrix().nnz == 3
 
 
 def test_refund_cancels_a_purchase_and_never_goes_negative():
@@ -88,6 +145,79 @@ def test_refund_cancels_a_purchase_and_never_goes_negative():
     np.testing.assert_allclose(dense(m), [[0.0, 0.0, 1.0]])
     assert m.matrix.nnz == 1
     assert m.seen_matrix().nnz == 3
+
+
+def test_recent_item_weights_rank_each_users_items_from_the_latest():
+    users = np.array([0, 0, 0, 0, 1, 1])
+    seconds = np.array([100, 400, 400, 250, 5, 9])
+
+    weights = cf.recent_item_weights(users, seconds, half_life=2)
+
+    # user 0: the two items at 400 share rank 0, then 250 (rank 2), 100 (3);
+    # user 1 is ranked on its own: 9 (rank 0), 5 (rank 1)
+    np.testing.assert_allclose(weights, [0.5**1.5, 1.0, 1.0, 0.5, 0.5**0.5, 1.0])
+    assert cf.recent_item_weights(np.array([]), np.array([]), 2).size == 0
+
+
+def test_profile_weighs_older_items_less_and_leaves_similarities_alone():
+    day = pd.Timedelta(days=1)
+    frame = interactions(
+        [
+            ("u1", "a", "view", 1, 30),
+            ("u1", "a", "purchase", 1, 2),
+            ("u1", "b", "view", 2, 10),
+            ("u1", "c", "view", 1, 0),
+            ("u2", "a", "view", 1, 0),
+        ]
+    )
+    m = cf.build_matrix(
+        frame, NO_DECAY, REFERENCE_AT, count_scale="linear", recent_items_half_life=1
+    )
+    plain = cf.build_matrix(
+        frame, NO_DECAY, REFERENCE_AT, count_scale="linear", recent_items_half_life=None
+    )
+
+    # u1 last touched c (0 days ago), a (2, its purchase), b (10): ranks 0, 1, 2
+    np.testing.assert_allclose(dense(m), [[6.0, 2.0, 1.0], [1.0, 0.0, 0.0]])
+    np.testing.assert_allclose(
+        m.profile_matrix().toarray(), [[6.0 * 0.5, 2.0 * 0.25, 1.0], [1.0, 0, 0]]
+    )
+    assert plain.profile is None
+    pd.testing.assert_frame_equal(
+        cf.item_similarities(m, k=5, min_support=1),
+        cf.item_similarities(plain, k=5, min_support=1),
+    )
+    missing = frame.assign(last_at=[REFERENCE_AT - day, pd.NaT, *[REFERENCE_AT] * 3])
+    with pytest.raises(ValueError, match="last_at"):
+        cf.build_matrix(missing, NO_DECAY, REFERENCE_AT)
+    with pytest.raises(ValueError, match="recent_items_half_life"):
+        cf.build_matrix(frame, NO_DECAY, REFERENCE_AT, recent_items_half_life=0)
+
+
+def test_matrix_without_rows_builds_empty_with_the_recency_profile():
+    # A single day of data leaves nothing before the holdout to train on.
+    frame = interactions([("u1", "a", "view", 1)]).iloc[0:0]
+    m = cf.build_matrix(frame, NO_DECAY, REFERENCE_AT, recent_items_half_life=50)
+
+    assert m.matrix.shape == (0, 0)
+    assert m.profile_matrix().shape == (0, 0)
+    assert cf.item_similarities(m, k=5, min_support=1).empty
+
+
+def test_recent_items_decide_between_two_candidates():
+    # u1 touched x long ago and y lately; x's neighbour p and y's neighbour q
+    # are equally similar, so only the recency of x and y can order p and q.
+    rows = [("u1", "x", "view", 1, 40), ("u1", "y", "view", 1, 1)]
+    rows += [("u2", "p", "view", 1, 0), ("u3", "q", "view", 1, 0)]
+    m = cf.build_matrix(interactions(rows), NO_DECAY, REFERENCE_AT)
+    sims = similarity_frame([("x", "p", 0.5), ("y", "q", 0.5)])
+
+    recs = cf.recommend(m, sims, n=2)
+    u1 = recs[recs.user_id == "u1"]
+
+    assert u1.item_id.tolist() == ["q", "p"]
+    assert u1.source_item_id.tolist() == ["y", "x"]
+    np.testing.assert_allclose(u1.score, [0.5, 0.5 * 0.5 ** (1 / 50)], rtol=1e-6)
 
 
 def test_positive_refund_weight_raises():
@@ -109,7 +239,9 @@ def test_train_period_uses_counts_before_holdout_and_drops_empty_rows():
         }
     )
     train = cf.build_matrix(frame, NO_DECAY, REFERENCE_AT, 7, period="train")
-    everything = cf.build_matrix(frame, NO_DECAY, REFERENCE_AT, period="all")
+    everything = cf.build_matrix(
+        frame, NO_DECAY, REFERENCE_AT, period="all", count_scale="linear"
+    )
 
     assert list(train.user_ids) == ["u1"]
     assert list(train.item_ids) == ["a"]
@@ -143,6 +275,7 @@ def three_by_three():
         ),
         NO_DECAY,
         REFERENCE_AT,
+        count_scale="linear",
     )
 
 

@@ -1,0 +1,114 @@
+{#
+    The rules that judge one raw event row on its own, shared by
+    stg_raw__events_validated for every new row and for the few rows it
+    ranks as possible duplicates.
+
+    raw_event_id_or_derived(): the event_id of a raw row: its event_id
+    trimmed, or when that is blank `derived-` and the first 24 hex digits of
+    the md5 of the raw row, so equal rows get equal ids.
+
+    judged_raw_events(rows, event_types): every row of `rows` (columns of
+    stg_raw__events_mapped), typed through the seed `event_types`, with its
+    event_id and invalid_reason: the
+    first of rules 1-10 of the seed reject_reasons the row breaks, null when
+    it breaks none. Duplicates (rules 11 and 12) need the other rows and are
+    decided by the model.
+#}
+{% macro raw_event_id_or_derived() -%}
+case
+    when {{ is_blank_id('raw_event_id') }}
+        then 'derived-' || substr(md5(concat_ws(
+            '|',
+            coalesce(raw_event_id, '<null>'),
+            coalesce(raw_user_id, '<null>'),
+            coalesce(raw_event_at, '<null>'),
+            coalesce(raw_event_type, '<null>'),
+            coalesce(raw_item_id, '<null>'),
+            coalesce(raw_quantity, '<null>'),
+            coalesce(raw_revenue, '<null>'),
+            coalesce(raw_session_id, '<null>'),
+            raw_extra_fields
+        )), 1, 24)
+    else trim(raw_event_id)
+end
+{%- endmacro %}
+
+{% macro judged_raw_events(rows, event_types) -%}
+    {%- set as_of_literal = as_of_date_literal() -%}
+    select
+        parsed.source_file,
+        parsed.raw_row_number,
+        parsed.raw_event_id,
+        parsed.raw_user_id,
+        parsed.raw_event_at,
+        parsed.raw_event_type,
+        parsed.raw_item_id,
+        parsed.raw_quantity,
+        parsed.raw_revenue,
+        parsed.raw_session_id,
+        parsed.raw_extra_fields,
+        parsed.event_id,
+        parsed.user_id,
+        parsed.session_id,
+        case
+            when event_types.is_item_event then parsed.trimmed_item_id
+        end as item_id,
+        event_types.event_type,
+        case
+            when parsed.raw_extra_fields is not null
+                then 'extra_fields'
+            when {{ is_blank_id('parsed.raw_user_id') }}
+                then 'missing_user_id'
+            when {{ is_blank_id('parsed.raw_event_at') }}
+                then 'missing_event_at'
+            when parsed.event_at is null
+                then 'unparseable_event_at'
+            {%- if as_of_literal is not none %}
+            when parsed.event_at >= {{ as_of_literal }} + interval 1 day
+                then 'after_as_of_date'
+            {%- else %}
+            when
+                parsed.event_at > {{ utc_now() }}
+                + interval {{ var('future_tolerance_hours', 24) }} hour
+                then 'event_at_in_future'
+            {%- endif %}
+            when event_types.event_type is null
+                then 'unknown_event_type'
+            when
+                event_types.is_item_event
+                and {{ is_blank_id('parsed.raw_item_id') }}
+                then 'missing_item_id'
+            when
+                not {{ is_blank_id('parsed.raw_quantity') }}
+                and parsed.parsed_quantity is null
+                then 'invalid_quantity'
+            when
+                not {{ is_blank_id('parsed.raw_revenue') }}
+                and parsed.parsed_revenue is null
+                then 'invalid_revenue'
+            when
+                event_types.event_type in ('purchase', 'refund')
+                and (
+                    parsed.parsed_quantity < 0 or parsed.parsed_revenue < 0
+                )
+                then 'negative_amount'
+        end as invalid_reason,
+        coalesce(parsed.parsed_quantity, 1) as quantity,
+        parsed.parsed_revenue as revenue,
+        parsed.event_at
+    from (
+        select
+            *,
+            {{ raw_event_id_or_derived() }} as event_id,
+            lower(trim(raw_event_type)) as event_type_key,
+            trim(raw_user_id) as user_id,
+            trim(raw_item_id) as trimmed_item_id,
+            {{ nullif_blank('raw_session_id') }} as session_id,
+            {{ parse_timestamp_utc('raw_event_at') }} as event_at,
+            {{ parse_integer('raw_quantity') }} as parsed_quantity,
+            {{ parse_decimal('raw_revenue') }} as parsed_revenue
+        from {{ rows }}
+    ) as parsed
+    left join {{ event_types }} as event_types
+        on parsed.event_type_key = event_types.raw_event_type
+{%- endmacro %}
