@@ -80,15 +80,22 @@ repeated_event_ids as (
 ),
 
 contested_new_rows as (
-    select * from {{ ref('stg_raw__events_mapped') }}
-    where
-        {{ raw_event_id_or_derived() }}
-        in (select repeated_event_ids.event_id from repeated_event_ids)
+    select * exclude (candidate_event_id)
+    from (
+        select
+            *,
+            {{ raw_event_id_or_derived() }} as candidate_event_id
+        from {{ ref('stg_raw__events_mapped') }}
         {%- if is_incremental() %}
-        and source_file not in (
-            select stored.source_file from {{ this }} as stored
-        )
+        where
+            source_file not in (
+                select stored.source_file from {{ this }} as stored
+            )
         {%- endif %}
+    ) as candidates
+    where
+        candidate_event_id
+        in (select repeated_event_ids.event_id from repeated_event_ids)
 ),
 
 contested as (
