@@ -82,3 +82,32 @@
     {%- endfor -%}
     {{ return(files) }}
 {% endmacro %}
+
+{#
+    check_stored_files(relation, path_var): on an incremental run, stop when
+    `relation` (a staging table with a source_file column) holds rows of a
+    file that var `path_var` no longer matches. Incremental runs only add
+    files they have not seen, so after the var moves to other files the old
+    rows would silently stay beside the new ones.
+#}
+{% macro check_stored_files(relation, path_var) %}
+    {%- set path = var(path_var) | string -%}
+    {%- if not execute or path | lower in ('', 'none', 'null') -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set stale = run_query(
+        "select count(distinct source_file), min(source_file) from "
+        ~ relation ~ " where source_file not in (select file from glob('"
+        ~ path | replace("'", "''") ~ "'))"
+    ).rows[0] -%}
+    {%- if stale[0] > 0 -%}
+        {{ exceptions.raise_compiler_error(
+            "The warehouse holds events of " ~ stale[0] ~ " file(s) that var "
+            ~ path_var ~ " ('" ~ path ~ "') no longer matches, such as '"
+            ~ stale[1] ~ "'. An incremental build only adds files it has not "
+            ~ "seen, so those events would stay beside the new ones. Rebuild "
+            ~ "from the current files with `dbt build --full-refresh`, or "
+            ~ "point ULM_DUCKDB_PATH at a new warehouse file."
+        ) }}
+    {%- endif -%}
+{% endmacro %}

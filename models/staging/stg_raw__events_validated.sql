@@ -23,8 +23,10 @@
     re-ranks them together with the stored rows that share an event_id with
     them (those stored rows are written again with their new verdict), so a
     duplicate across batches is caught and the result equals a full refresh
-    on all files. A file is read once: a file changed in place
-    needs --full-refresh.
+    on all files. A file is read once: a file changed in place, or a new
+    row in the seed event_types, needs --full-refresh. A run whose
+    raw_events_path no longer matches a file already stored stops and says
+    so (macro check_stored_files).
 #}
 
 {{ config(
@@ -33,6 +35,8 @@
     unique_key=['source_file', 'raw_row_number'],
     on_schema_change='fail',
 ) }}
+
+{%- do check_stored_files(this, 'raw_events_path') if is_incremental() -%}
 
 with
 

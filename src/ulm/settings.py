@@ -57,7 +57,9 @@ def from_json(text: str | None) -> Settings:
     """Typed settings from the JSON text of the vars; unknown keys are ignored."""
     raw = json.loads(text) if text else {}
     defaults = Settings()
-    segments_k = _optional(raw.get("segments_k", defaults.segments_k)) or "auto"
+    segments_k = _optional(raw.get("segments_k", defaults.segments_k))
+    if segments_k is None:
+        segments_k = "auto"
     if str(segments_k).strip().lower() != "auto":
         try:
             segments_k = int(segments_k)

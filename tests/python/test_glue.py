@@ -55,7 +55,7 @@ def test_settings_read_the_recent_items_half_life() -> None:
         settings.from_json(json.dumps({"cf_recent_items_half_life": 0}))
 
 
-@pytest.mark.parametrize("value", ["many", "0", "-2"])
+@pytest.mark.parametrize("value", ["many", "0", "-2", 0])
 def test_settings_reject_a_bad_k_with_the_var_name(value: str) -> None:
     with pytest.raises(ValueError, match="segments_k"):
         settings.from_json(json.dumps({"segments_k": value}))

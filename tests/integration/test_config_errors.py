@@ -1,0 +1,135 @@
+"""Configuration mistakes stop the build at once with a message that says what
+to change: bad var values, and an existing warehouse pointed at other files.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT, query, run_dbt, scalar
+
+pytestmark = pytest.mark.integration
+
+FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "bad_input"
+
+
+def output_of(result) -> str:
+    return result.stdout + result.stderr
+
+
+def test_bad_vars_stop_the_build_before_any_model_naming_each_var(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "ulm.duckdb"
+    result = run_dbt(
+        ["build"],
+        database,
+        {
+            "segments_k": 0,
+            "recommendations_n": -1,
+            "similar_items_k": "banana",
+            "churn_horizon_days": 0,
+            "session_gap_minutes": -5,
+            "as_of_date": "2024-13-45",
+            "raw_timezone": "Mars/Olympus",
+            "cf_count_scale": "cubic",
+            "interaction_weights": {"view": "often"},
+        },
+        check=False,
+    )
+    output = output_of(result)
+
+    assert result.returncode != 0
+    for expected in [
+        "var segments_k must be 'auto' or a whole number of segments of at "
+        "least 1, got 0",
+        "var recommendations_n must be a whole number of at least 1, got -1",
+        'var similar_items_k must be a whole number of at least 1, got "banana"',
+        "var churn_horizon_days must be a whole number of at least 1, got 0",
+        "var session_gap_minutes must be a whole number of at least 1, got -5",
+        "var as_of_date must be a date written YYYY-MM-DD (such as 2024-06-30) "
+        'or none, got "2024-13-45"',
+        "var raw_timezone must be an IANA time zone name such as UTC or "
+        'Europe/London, got "Mars/Olympus"',
+        'var cf_count_scale must be log, linear or binary, got "cubic"',
+        'var interaction_weights.view must be a number, got "often"',
+    ]:
+        assert expected in output
+    assert "Traceback" not in output
+    # Nothing ran: the warehouse was not even created.
+    assert not database.exists()
+
+
+def test_good_vars_in_every_form_pass_the_check(tmp_path: Path) -> None:
+    result = run_dbt(
+        ["run-operation", "check_vars"],
+        tmp_path / "ulm.duckdb",
+        {
+            "segments_k": "AUTO",
+            "recommendations_n": "5",
+            "as_of_date": "2024-02-29",
+            "cf_half_life_days": 14.5,
+            "cf_recent_items_half_life": "none",
+            "raw_timezone": "America/New_York",
+            "future_tolerance_hours": 0,
+        },
+        check=False,
+    )
+    assert result.returncode == 0, output_of(result)[-3000:]
+
+
+def test_a_warehouse_pointed_at_other_files_stops_until_a_full_refresh(
+    tmp_path: Path,
+) -> None:
+    batches = tmp_path / "events"
+    batches.mkdir()
+    first = batches / "batch_2024_10.csv"
+    second = batches / "batch_2024_11.csv"
+    shutil.copy(FIXTURES / "batch_2024_10.csv", first)
+    shutil.copy(FIXTURES / "batch_2024_11.csv", second)
+    database = tmp_path / "warehouse" / "ulm.duckdb"
+    database.parent.mkdir()
+    base_vars = {"raw_users_path": None, "raw_items_path": None}
+
+    run_dbt(["build"], database, {**base_vars, "raw_events_path": str(first)})
+    moved = run_dbt(
+        ["build"],
+        database,
+        {**base_vars, "raw_events_path": str(second)},
+        check=False,
+    )
+    output = output_of(moved)
+
+    assert moved.returncode != 0
+    assert (
+        f"The warehouse holds events of 1 file(s) that var raw_events_path "
+        f"('{second}') no longer matches, such as '{first}'" in output
+    )
+    assert "dbt build --full-refresh" in output
+    # The stop comes before staging changes: the first file's rows are intact.
+    assert (
+        scalar(
+            database,
+            "select count(distinct source_file) from staging.stg_raw__events_validated",
+        )
+        == 1
+    )
+
+    run_dbt(
+        ["build", "--full-refresh"],
+        database,
+        {**base_vars, "raw_events_path": str(second)},
+    )
+    files = query(
+        database,
+        "select distinct source_file from staging.stg_raw__events_validated",
+    )
+    assert files == [(str(second),)]
+    raw_rows = len(second.read_text().splitlines()) - 1
+    assert (
+        scalar(database, "select count(*) from staging.stg_raw__events_validated")
+        == raw_rows
+    )
