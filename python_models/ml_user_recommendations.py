@@ -6,7 +6,9 @@ from ulm import frames, pipelines, settings
 def model(dbt, session):
     dbt.config(materialized="table")
     config = settings.from_dbt(dbt.config.get("ulm_settings"))
-    interactions = frames.to_pandas(dbt.ref("int_user_item_interactions"))
+    interactions = frames.to_pandas(
+        dbt.ref("int_user_item_interactions"), order_by=pipelines.INTERACTION_KEYS
+    )
     similarities = frames.to_pandas(dbt.ref("ml_item_similarities"))
     users = frames.to_pandas(dbt.ref("fct_user_activity").project("user_id"))
     as_of = frames.to_pandas(dbt.ref("int_as_of_date"))

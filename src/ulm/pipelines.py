@@ -30,6 +30,11 @@ SEGMENT_FEATURES = (
 
 METRIC_COLUMNS = ["model", "variant", "metric_name", "metric_value", "note"]
 
+# The key of each input table, in the order the models read its rows.
+INTERACTION_KEYS = ["user_id", "item_id", "event_type"]
+DAILY_KEYS = ["user_id", "activity_date"]
+ACTIVITY_KEYS = ["user_id"]
+
 
 def in_key_order(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Rows sorted by their key, so results never depend on the engine's scan order.
@@ -37,7 +42,34 @@ def in_key_order(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     An incremental build and a full refresh store the same rows in different
     orders; models fed the same rows in the same order give identical output.
     """
+    if is_in_key_order(frame, keys):
+        return frame.reset_index(drop=True)
     return frame.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def is_in_key_order(frame: pd.DataFrame, keys: list[str]) -> bool:
+    """True when no row's key is greater than the next row's key.
+
+    Keys compare column by column, as sort_values orders them; a frame the
+    engine already sorted (frames.to_pandas with order_by) skips the sort.
+    Keys must be free of nulls, as the keys of ulm's tables are.
+    """
+    if len(frame) < 2:
+        return True
+    # rows i and i + 1 whose order is still undecided by the keys compared so far
+    undecided = np.ones(len(frame) - 1, dtype=bool)
+    for key in keys:
+        column = frame[key]
+        if column.isna().any():
+            return False
+        current = column.iloc[:-1].reset_index(drop=True)
+        following = column.iloc[1:].reset_index(drop=True)
+        if (undecided & (current > following).to_numpy(dtype=bool)).any():
+            return False
+        undecided &= (current == following).to_numpy(dtype=bool)
+        if not undecided.any():
+            break
+    return True
 
 
 OUTPUT_DECIMALS = 10
@@ -75,7 +107,7 @@ def fit_segments(activity: pd.DataFrame, config: Settings) -> segments.SegmentRe
     return cache.cached_call(
         "segments",
         segments.fit_segments,
-        {"features": in_key_order(activity[columns], ["user_id"])},
+        {"features": in_key_order(activity[columns], ACTIVITY_KEYS)},
         feature_columns=SEGMENT_FEATURES,
         k=config.segments_k,
         seed=config.random_seed,
@@ -108,11 +140,10 @@ def interaction_matrix(
     interactions: pd.DataFrame, as_of: pd.DataFrame, config: Settings
 ) -> recommend.InteractionMatrix:
     _, as_of_end = as_of_bounds(as_of)
-    keys = ["user_id", "item_id", "event_type"]
     return cache.cached_call(
         "interaction matrix",
         recommend.build_matrix,
-        {"interactions": in_key_order(interactions, keys)},
+        {"interactions": in_key_order(interactions, INTERACTION_KEYS)},
         weights=config.interaction_weights,
         reference_at=as_of_end,
         half_life_days=config.cf_half_life_days,
@@ -172,7 +203,7 @@ def churn_result(
     return cache.cached_call(
         "churn",
         churn.score_churn,
-        {"daily": in_key_order(daily, ["user_id", "activity_date"])},
+        {"daily": in_key_order(daily, DAILY_KEYS)},
         as_of_date=as_of_date.date(),
         horizon_days=config.churn_horizon_days,
         lookback_days=config.churn_lookback_days,
@@ -208,7 +239,7 @@ def model_metrics(
 
     churn_metrics = churn_result(daily, as_of, config).metrics
     recommendation_metrics = recommend.evaluate(
-        in_key_order(interactions, ["user_id", "item_id", "event_type"]),
+        in_key_order(interactions, INTERACTION_KEYS),
         config.interaction_weights,
         reference_at=holdout_start,
         holdout_start=holdout_start,

@@ -177,6 +177,53 @@ def test_in_key_order_makes_scan_order_irrelevant() -> None:
     assert ordered.index.tolist() == [0, 1, 2, 3]
 
 
+@pytest.mark.parametrize(
+    ("users", "days", "expected"),
+    [
+        (["a", "a", "b"], [1, 2, 1], True),
+        (["a", "a", "b"], [2, 1, 1], False),  # the second key decides
+        (["a", "b", "b"], [9, 1, 1], True),  # the first key decides, ties kept
+        (["b", "a", "a"], [1, 1, 2], False),
+        (["a", "B"], [1, 1], False),  # code point order: "B" < "a"
+        (["a"], [1], True),
+    ],
+)
+def test_is_in_key_order_compares_key_by_key(users, days, expected) -> None:
+    frame = pd.DataFrame(
+        {"user_id": pd.Series(users, dtype="string"), "day": days, "x": 0.0}
+    )
+    assert pipelines.is_in_key_order(frame, ["user_id", "day"]) is expected
+
+
+def test_a_null_key_is_never_taken_as_sorted() -> None:
+    frame = pd.DataFrame({"user_id": ["a", None, "b"], "day": [1, 1, 1]})
+    assert not pipelines.is_in_key_order(frame, ["user_id", "day"])
+
+
+def test_duckdb_sorts_as_pandas_does_so_the_pandas_sort_is_skipped() -> None:
+    connection = duckdb.connect()
+    connection.execute(
+        "create table t as select * from (values ('b', 'x', 2), ('a', 'y', 1),"
+        " ('B', 'x', 1), ('é', 'x', 1), ('a', 'x', 3), ('e', 'x', 1))"
+        " as v(user_id, item_id, n)"
+    )
+    relation = connection.table("t")
+    keys = ["user_id", "item_id"]
+
+    from_engine = frames.to_pandas(relation, order_by=keys)
+    from_pandas = (
+        frames.to_pandas(relation)
+        .sort_values(keys, kind="stable")
+        .reset_index(drop=True)
+    )
+
+    assert pipelines.is_in_key_order(from_engine, keys)
+    pd.testing.assert_frame_equal(
+        pipelines.in_key_order(from_engine, keys), from_pandas
+    )
+    assert from_engine["user_id"].tolist() == ["B", "a", "a", "b", "e", "é"]
+
+
 def test_rounded_floats_hide_last_bit_noise_and_leave_other_columns() -> None:
     frame = pd.DataFrame({"user_id": ["a", "b"], "p": [0.1 + 0.2, 0.3], "n": [1, 2]})
     rounded = pipelines.rounded_floats(frame)
