@@ -140,6 +140,14 @@
         ) -%}
     {%- endif -%}
 
+    {%- set earliest = var('earliest_event_date', '1990-01-01') -%}
+    {%- if not is_calendar_date(earliest) -%}
+        {%- do problems.append(
+            'var earliest_event_date must be a date written YYYY-MM-DD (such '
+            ~ 'as 1990-01-01), got ' ~ earliest | tojson
+        ) -%}
+    {%- endif -%}
+
     {%- set zone = var('raw_timezone', 'UTC') | string | trim -%}
     {%- if zone not in modules.pytz.all_timezones_set -%}
         {%- do problems.append(

@@ -63,6 +63,10 @@ end
                 then 'missing_event_at'
             when parsed.event_at is null
                 then 'unparseable_event_at'
+            when
+                parsed.event_at
+                < cast('{{ var("earliest_event_date", "1990-01-01") }}' as date)
+                then 'before_earliest_event_date'
             {%- if as_of_literal is not none %}
             when parsed.event_at >= {{ as_of_literal }} + interval 1 day
                 then 'after_as_of_date'

@@ -3,7 +3,9 @@
 
     raw_column(source_relation, column, mapping_var, required) returns a SQL
     expression, cast to text, for one contract column:
-    - the expression given for it in the mapping var, if any;
+    - the expression given for it in the mapping var, if any (a bare
+      column name that the file lacks stops the build, naming the var,
+      the column and the columns found);
     - else the file's column of the same name, if the file has one;
     - else null, for an optional column;
     - else the build stops with a message naming the file, the missing
@@ -20,6 +22,28 @@
 {% macro raw_column(source_relation, column, mapping_var, required, file_columns) %}
     {%- set mapping = var(mapping_var, {}) or {} -%}
     {%- if column in mapping and mapping[column] is not none -%}
+        {%- set named = modules.re.fullmatch(
+            '\s*"?([A-Za-z_][A-Za-z0-9_ ]*)"?\s*', mapping[column] | string
+        ) -%}
+        {%- if execute and named is not none
+            and named.group(1) | lower not in file_columns
+            and named.group(1) | lower not in (
+                'null', 'true', 'false', 'current_date', 'current_timestamp'
+            ) -%}
+            {%- set path_var = mapping_var | replace('_columns', '_path') -%}
+            {%- set input_name = mapping_var | replace('raw_', '')
+                | replace('_columns', '') -%}
+            {%- set found = file_columns
+                | reject('in', ['filename', 'file_row_number']) | list -%}
+            {{ exceptions.raise_compiler_error(
+                "var " ~ mapping_var ~ " maps " ~ column ~ " to the column '"
+                ~ named.group(1) ~ "', but the " ~ input_name ~ " input '"
+                ~ var(path_var) ~ "' (var " ~ path_var ~ ") has no such "
+                ~ "column. Columns found: " ~ (found | join(', '))
+                ~ ". Map " ~ column ~ " to one of them or to a SQL expression "
+                ~ "over them."
+            ) }}
+        {%- endif -%}
         cast({{ mapping[column] }} as varchar)
     {%- elif column in file_columns -%}
         cast({{ adapter.quote(column) }} as varchar)

@@ -133,3 +133,30 @@ def test_a_warehouse_pointed_at_other_files_stops_until_a_full_refresh(
         scalar(database, "select count(*) from staging.stg_raw__events_validated")
         == raw_rows
     )
+
+
+def test_a_mapping_to_a_column_the_file_lacks_names_the_var(tmp_path: Path) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "event_id,customer,event_at,event_type,item_id\n"
+        "e1,u1,2024-01-01T00:00:00Z,view,i1\n"
+    )
+    result = run_dbt(
+        ["build"],
+        tmp_path / "ulm.duckdb",
+        {
+            "raw_events_path": str(events),
+            "raw_users_path": None,
+            "raw_items_path": None,
+            "raw_events_columns": {"user_id": "client"},
+        },
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert (
+        "var raw_events_columns maps user_id to the column 'client', but the "
+        f"events input '{events}' (var raw_events_path) has no such column. "
+        "Columns found: event_id, customer, event_at, event_type, item_id."
+        in output_of(result)
+    )
