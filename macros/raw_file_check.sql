@@ -39,6 +39,29 @@
         ) }}
     {%- endif -%}
     {%- for file in files if not file.endswith('.parquet') -%}
+        {#- A line with an odd number of double quotes opens a quoted value
+            that runs onto the next line, which the parallel reader cannot
+            split. Read as Latin-1 here, where every byte is a character, so
+            a file that is not UTF-8 reaches the check below, which names
+            that problem. -#}
+        {%- set spanning = run_query(
+            "select min(line_number) from (select row_number() over () as"
+            ~ " line_number, line from read_csv('" ~ file | replace("'", "''")
+            ~ "', columns = {'line': 'varchar'}, header = false,"
+            ~ " delim = '\x1f', quote = '', escape = '', auto_detect = false,"
+            ~ " strict_mode = false, encoding = 'latin-1')) where (length(line)"
+            ~ " - length(replace(line, '\"', ''))) % 2 = 1"
+        ).rows[0][0] -%}
+        {%- if spanning is not none -%}
+            {{ exceptions.raise_compiler_error(
+                "The file '" ~ file ~ "' (var " ~ path_var ~ ") cannot be "
+                ~ "read: line " ~ spanning ~ " opens a quoted value that "
+                ~ "runs onto the next line (a line break inside a value, or "
+                ~ "a quote that is never closed). Remove line breaks from "
+                ~ "values, close the quote, or convert the file to Parquet, "
+                ~ "then build again."
+            ) }}
+        {%- endif -%}
         {%- set reader_errors = run_query(
             "select count(*) from read_csv('" ~ file | replace("'", "''")
             ~ "', header = true, all_varchar = true, null_padding = true, "

@@ -160,3 +160,29 @@ def test_a_mapping_to_a_column_the_file_lacks_names_the_var(tmp_path: Path) -> N
         "Columns found: event_id, customer, event_at, event_type, item_id."
         in output_of(result)
     )
+
+
+def test_a_value_that_spans_lines_stops_with_the_line(tmp_path: Path) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "event_id,user_id,event_at,event_type,item_id,note\n"
+        'e1,u1,2024-01-01T00:00:00Z,view,i1,"two ""quoted"" words"\n'
+        'e2,u1,2024-01-01T00:01:00Z,view,i2,"a note\n'
+        'on two lines"\n'
+    )
+    result = run_dbt(
+        ["build"],
+        tmp_path / "ulm.duckdb",
+        {
+            "raw_events_path": str(events),
+            "raw_users_path": None,
+            "raw_items_path": None,
+        },
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert (
+        f"The file '{events}' (var raw_events_path) cannot be read: line 3 opens a "
+        "quoted value that runs onto the next line" in output_of(result)
+    )
