@@ -38,20 +38,40 @@
             ~ "CSV or Parquet file or a glob such as data/events/*.csv."
         ) }}
     {%- endif -%}
+    {%- for file in files -%}
+        {%- set suffix = file | lower -%}
+        {%- if suffix.endswith(('.json', '.jsonl', '.ndjson', '.xlsx', '.xls',
+            '.avro', '.orc', '.zip')) -%}
+            {{ exceptions.raise_compiler_error(
+                "The file '" ~ file ~ "' (var " ~ path_var ~ ") is not a "
+                ~ "format ulm reads: write it as CSV (.csv or .csv.gz) or "
+                ~ "Parquet (.parquet), or narrow the glob to those files."
+            ) }}
+        {%- endif -%}
+    {%- endfor -%}
     {%- for file in files if not file.endswith('.parquet') -%}
         {#- A line with an odd number of double quotes opens a quoted value
             that runs onto the next line, which the parallel reader cannot
             split. Read as Latin-1 here, where every byte is a character, so
             a file that is not UTF-8 reaches the check below, which names
             that problem. -#}
-        {%- set spanning = run_query(
-            "select min(line_number) from (select row_number() over () as"
+        {%- set line_check = run_query(
+            "select min(line_number) filter (where (length(line)"
+            ~ " - length(replace(line, '\"', ''))) % 2 = 1), count(*)"
+            ~ " from (select row_number() over () as"
             ~ " line_number, line from read_csv('" ~ file | replace("'", "''")
             ~ "', columns = {'line': 'varchar'}, header = false,"
             ~ " delim = '\x1f', quote = '', escape = '', auto_detect = false,"
-            ~ " strict_mode = false, encoding = 'latin-1')) where (length(line)"
-            ~ " - length(replace(line, '\"', ''))) % 2 = 1"
-        ).rows[0][0] -%}
+            ~ " strict_mode = false, encoding = 'latin-1'))"
+        ).rows[0] -%}
+        {%- set spanning = line_check[0] -%}
+        {%- if line_check[1] == 0 -%}
+            {{ exceptions.raise_compiler_error(
+                "The file '" ~ file ~ "' (var " ~ path_var ~ ") is empty: "
+                ~ "not even a header line. Write a header line and the "
+                ~ "rows, or point " ~ path_var ~ " at another file."
+            ) }}
+        {%- endif -%}
         {%- if spanning is not none -%}
             {{ exceptions.raise_compiler_error(
                 "The file '" ~ file ~ "' (var " ~ path_var ~ ") cannot be "

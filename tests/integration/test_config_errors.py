@@ -186,3 +186,35 @@ def test_a_value_that_spans_lines_stops_with_the_line(tmp_path: Path) -> None:
         f"The file '{events}' (var raw_events_path) cannot be read: line 3 opens a "
         "quoted value that runs onto the next line" in output_of(result)
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("events.csv", "", "is empty: not even a header line"),
+        (
+            "events.json",
+            '{"user_id": "u1"}\n',
+            "is not a format ulm reads: write it as CSV (.csv or .csv.gz) or "
+            "Parquet (.parquet)",
+        ),
+    ],
+)
+def test_an_empty_or_foreign_file_stops_naming_it(
+    tmp_path: Path, name: str, content: str, message: str
+) -> None:
+    events = tmp_path / name
+    events.write_text(content)
+    result = run_dbt(
+        ["build"],
+        tmp_path / "ulm.duckdb",
+        {
+            "raw_events_path": str(events),
+            "raw_users_path": None,
+            "raw_items_path": None,
+        },
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert f"The file '{events}' (var raw_events_path) {message}" in output_of(result)
