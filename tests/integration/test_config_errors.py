@@ -20,6 +20,19 @@ def output_of(result) -> str:
     return result.stdout + result.stderr
 
 
+def build_events_alone(
+    events: Path, database: Path, extra_vars: dict | None = None, check=False
+):
+    """`dbt build` on one events file, without users or items files."""
+    variables = {
+        "raw_events_path": str(events),
+        "raw_users_path": None,
+        "raw_items_path": None,
+        **(extra_vars or {}),
+    }
+    return run_dbt(["build"], database, variables, check=check)
+
+
 def test_bad_vars_stop_the_build_before_any_model_naming_each_var(
     tmp_path: Path,
 ) -> None:
@@ -141,16 +154,8 @@ def test_a_mapping_to_a_column_the_file_lacks_names_the_var(tmp_path: Path) -> N
         "event_id,customer,event_at,event_type,item_id\n"
         "e1,u1,2024-01-01T00:00:00Z,view,i1\n"
     )
-    result = run_dbt(
-        ["build"],
-        tmp_path / "ulm.duckdb",
-        {
-            "raw_events_path": str(events),
-            "raw_users_path": None,
-            "raw_items_path": None,
-            "raw_events_columns": {"user_id": "client"},
-        },
-        check=False,
+    result = build_events_alone(
+        events, tmp_path / "ulm.duckdb", {"raw_events_columns": {"user_id": "client"}}
     )
 
     assert result.returncode != 0
@@ -170,16 +175,7 @@ def test_a_value_that_spans_lines_stops_with_the_line(tmp_path: Path) -> None:
         'e2,u1,2024-01-01T00:01:00Z,view,i2,"a note\n'
         'on two lines"\n'
     )
-    result = run_dbt(
-        ["build"],
-        tmp_path / "ulm.duckdb",
-        {
-            "raw_events_path": str(events),
-            "raw_users_path": None,
-            "raw_items_path": None,
-        },
-        check=False,
-    )
+    result = build_events_alone(events, tmp_path / "ulm.duckdb")
 
     assert result.returncode != 0
     assert (
@@ -205,16 +201,7 @@ def test_an_empty_or_foreign_file_stops_naming_it(
 ) -> None:
     events = tmp_path / name
     events.write_text(content)
-    result = run_dbt(
-        ["build"],
-        tmp_path / "ulm.duckdb",
-        {
-            "raw_events_path": str(events),
-            "raw_users_path": None,
-            "raw_items_path": None,
-        },
-        check=False,
-    )
+    result = build_events_alone(events, tmp_path / "ulm.duckdb")
 
     assert result.returncode != 0
     assert f"The file '{events}' (var raw_events_path) {message}" in output_of(result)
