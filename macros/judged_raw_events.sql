@@ -3,20 +3,23 @@
     stg_raw__events_validated for every new row and for the few rows it
     ranks as possible duplicates.
 
-    raw_event_id_or_derived(): the event_id of a raw row: its event_id
-    trimmed, or when that is blank `derived-` and the first 24 hex digits of
-    the md5 of the raw row, so equal rows get equal ids.
+    raw_event_id_or_derived(trimmed_event_id): the event_id of a raw row:
+    its event_id trimmed, or when that is blank `derived-` and the first 24
+    hex digits of the md5 of the raw row, so equal rows get equal ids.
+    trimmed_event_id names a column that already holds trim(raw_event_id);
+    without it the raw column is trimmed here.
 
     judged_raw_events(rows, event_types): every row of `rows` (columns of
     stg_raw__events_mapped), typed through the seed `event_types`, with its
-    event_id and invalid_reason: the
-    first of rules 1-10 of the seed reject_reasons the row breaks, null when
-    it breaks none. Duplicates (rules 11 and 12) need the other rows and are
-    decided by the model.
+    event_id and invalid_reason: the first of rules 1-10 of the seed
+    reject_reasons the row breaks, null when it breaks none. Duplicates
+    (rules 11 and 12) need the other rows and are decided by the model.
+    Each raw text is trimmed once and every rule reads the trimmed text.
 #}
-{% macro raw_event_id_or_derived() -%}
+{% macro raw_event_id_or_derived(trimmed_event_id=none) -%}
+{%- set trimmed = trimmed_event_id or 'trim(raw_event_id)' -%}
 case
-    when {{ is_blank_id('raw_event_id') }}
+    when {{ is_blank_id(trimmed, trimmed=true) }}
         then 'derived-' || substr(md5(concat_ws(
             '|',
             coalesce(raw_event_id, '<null>'),
@@ -29,7 +32,7 @@ case
             coalesce(raw_session_id, '<null>'),
             raw_extra_fields
         )), 1, 24)
-    else trim(raw_event_id)
+    else {{ trimmed }}
 end
 {%- endmacro %}
 
@@ -57,9 +60,9 @@ end
         case
             when parsed.raw_extra_fields is not null
                 then 'extra_fields'
-            when {{ is_blank_id('parsed.raw_user_id') }}
+            when {{ is_blank_id('parsed.user_id', trimmed=true) }}
                 then 'missing_user_id'
-            when {{ is_blank_id('parsed.raw_event_at') }}
+            when {{ is_blank_id('parsed.trimmed_event_at', trimmed=true) }}
                 then 'missing_event_at'
             when parsed.event_at is null
                 then 'unparseable_event_at'
@@ -80,14 +83,14 @@ end
                 then 'unknown_event_type'
             when
                 event_types.is_item_event
-                and {{ is_blank_id('parsed.raw_item_id') }}
+                and {{ is_blank_id('parsed.trimmed_item_id', trimmed=true) }}
                 then 'missing_item_id'
             when
-                not {{ is_blank_id('parsed.raw_quantity') }}
+                not {{ is_blank_id('parsed.trimmed_quantity', trimmed=true) }}
                 and parsed.parsed_quantity is null
                 then 'invalid_quantity'
             when
-                not {{ is_blank_id('parsed.raw_revenue') }}
+                not {{ is_blank_id('parsed.trimmed_revenue', trimmed=true) }}
                 and parsed.parsed_revenue is null
                 then 'invalid_revenue'
             when
@@ -103,15 +106,27 @@ end
     from (
         select
             *,
-            {{ raw_event_id_or_derived() }} as event_id,
-            lower(trim(raw_event_type)) as event_type_key,
-            trim(raw_user_id) as user_id,
-            trim(raw_item_id) as trimmed_item_id,
-            {{ nullif_blank('raw_session_id') }} as session_id,
+            {{ raw_event_id_or_derived('trimmed_event_id') }} as event_id,
+            lower(trimmed_event_type) as event_type_key,
+            trimmed_user_id as user_id,
+            {{ nullif_blank('trimmed_session_id', trimmed=true) }}
+                as session_id,
             {{ parse_timestamp_utc('raw_event_at') }} as event_at,
-            {{ parse_integer('raw_quantity') }} as parsed_quantity,
-            {{ parse_decimal('raw_revenue') }} as parsed_revenue
-        from {{ rows }}
+            {{ parse_integer('trimmed_quantity') }} as parsed_quantity,
+            {{ parse_decimal('trimmed_revenue') }} as parsed_revenue
+        from (
+            select
+                *,
+                trim(raw_event_id) as trimmed_event_id,
+                trim(raw_user_id) as trimmed_user_id,
+                trim(raw_event_at) as trimmed_event_at,
+                trim(raw_event_type) as trimmed_event_type,
+                trim(raw_item_id) as trimmed_item_id,
+                trim(raw_quantity) as trimmed_quantity,
+                trim(raw_revenue) as trimmed_revenue,
+                trim(raw_session_id) as trimmed_session_id
+            from {{ rows }}
+        ) as trimmed
     ) as parsed
     left join {{ event_types }} as event_types
         on parsed.event_type_key = event_types.raw_event_type

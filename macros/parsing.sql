@@ -122,15 +122,23 @@
 {%- endmacro %}
 
 {# True when an id or value text means "no value": null, empty, blank or
-   a null marker (NULL, None, NaN, N/A, NA in any case). #}
-{% macro is_blank_id(text) -%}
-    coalesce(
-        lower(trim({{ text }})) in ('', 'null', 'none', 'nan', 'n/a', 'na'),
-        true
-    )
+   a null marker (NULL, None, NaN, N/A, NA in any case). With trimmed=true
+   the text is already trimmed and is not trimmed again. Text longer than
+   any marker is decided by its length alone, which spares most rows the
+   lower-casing and the list lookup. #}
+{% macro is_blank_id(text, trimmed=false) -%}
+    {%- set value = text if trimmed else 'trim(' ~ text ~ ')' -%}
+    case
+        when length({{ value }}) > 4 then false
+        else coalesce(
+            lower({{ value }}) in ('', 'null', 'none', 'nan', 'n/a', 'na'),
+            true
+        )
+    end
 {%- endmacro %}
 
 {# The text trimmed, or null when it means "no value" (macro is_blank_id). #}
-{% macro nullif_blank(text) -%}
-    case when not {{ is_blank_id(text) }} then trim({{ text }}) end
+{% macro nullif_blank(text, trimmed=false) -%}
+    {%- set value = text if trimmed else 'trim(' ~ text ~ ')' -%}
+    case when not {{ is_blank_id(value, trimmed=true) }} then {{ value }} end
 {%- endmacro %}

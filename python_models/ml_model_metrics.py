@@ -12,14 +12,27 @@ def model(dbt, session):
     dbt.ref("ml_churn_scores")
     dbt.ref("ml_user_recommendations")
     dbt.ref("ml_segment_profiles")
-    daily = frames.to_pandas(
-        dbt.ref("int_user_daily_activity"), order_by=pipelines.DAILY_KEYS
-    )
-    interactions = frames.to_pandas(
-        dbt.ref("int_user_item_interactions"), order_by=pipelines.INTERACTION_KEYS
-    )
-    activity = frames.to_pandas(
-        dbt.ref("fct_user_activity"), order_by=pipelines.ACTIVITY_KEYS
-    )
     as_of = frames.to_pandas(dbt.ref("int_as_of_date"))
-    return pipelines.model_metrics(daily, interactions, activity, as_of, config)
+    # Each input is read for its own part and dropped before the next is read.
+    churn_part = pipelines.churn_metrics(
+        frames.to_pandas(
+            dbt.ref("int_user_daily_activity"), order_by=pipelines.DAILY_KEYS
+        ),
+        as_of,
+        config,
+    )
+    recommendation_part = pipelines.recommendation_metrics(
+        frames.to_pandas(
+            dbt.ref("int_user_item_interactions"),
+            order_by=pipelines.INTERACTION_KEYS,
+        ),
+        as_of,
+        config,
+    )
+    segment_part = pipelines.segment_metrics(
+        frames.to_pandas(
+            dbt.ref("fct_user_activity"), order_by=pipelines.ACTIVITY_KEYS
+        ),
+        config,
+    )
+    return pipelines.model_metrics(churn_part, recommendation_part, segment_part, as_of)

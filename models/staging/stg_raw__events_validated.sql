@@ -3,14 +3,17 @@
     rule carries the first rule it breaks as reject_reason (the catalogue is
     the seed reject_reasons). stg_raw__events and stg_raw__events_rejected
     split this model on reject_reason, so accepted + rejected = raw holds by
-    construction.
+    construction. The table keeps typed values only: writing ten columns of
+    raw text for every row cost more than judging them, and the quarantine
+    reads the raw text back for its rows alone.
 
-    Duplicates are decided among otherwise valid rows and without regard to
-    load order: of exact copies (every raw column equal) the first by file
-    name, then row, is kept; of rows sharing an event_id the earliest
-    event_at wins, ties broken by the raw text of user_id, event_type,
-    item_id, quantity, revenue, session_id and event_at in that order, then
-    by file name and row. Exact copies share their event_id (it is the
+    Duplicates are decided among otherwise valid rows, on parsed values and
+    without regard to load order: of exact copies (every parsed value
+    equal, so "2024-03-10T12:00:00Z" and "2024-03-10 12:00:00+00:00" are one
+    time) the first by file name, then row, is kept; of rows sharing an
+    event_id the earliest event_at wins, ties broken by user_id,
+    event_type, item_id, quantity, revenue and session_id in that order,
+    then by file name and row. Exact copies share their event_id (it is the
     given id or derived from the row's content), so only rows whose event_id
     occurs more than once are ranked. The raw file is read three times,
     each time in one pass: once for the event ids alone, to find those that
@@ -37,6 +40,19 @@
 ) }}
 
 {%- do check_stored_files(this, 'raw_events_path') if is_incremental() -%}
+{%- set typed_columns = [
+    'source_file',
+    'raw_row_number',
+    'event_id',
+    'user_id',
+    'session_id',
+    'item_id',
+    'event_type',
+    'invalid_reason',
+    'quantity',
+    'revenue',
+    'event_at',
+] -%}
 
 with
 
@@ -104,13 +120,13 @@ contested_new_rows as (
 
 contested as (
     select
-        *,
+        {{ typed_columns | join(',\n        ') }},
         false as is_stored
     from ({{ judged_raw_events('contested_new_rows', 'event_types') }})
     {%- if is_incremental() %}
     union all
     select
-        * exclude (reject_reason),
+        {{ typed_columns | join(',\n        ') }},
         true as is_stored
     from {{ this }}
     where
@@ -123,28 +139,27 @@ ranked as (
         *,
         row_number() over (
             partition by
-                raw_event_id,
-                raw_user_id,
-                raw_event_at,
-                raw_event_type,
-                raw_item_id,
-                raw_quantity,
-                raw_revenue,
-                raw_session_id,
-                raw_extra_fields
+                invalid_reason is null,
+                event_id,
+                user_id,
+                session_id,
+                item_id,
+                event_type,
+                quantity,
+                revenue,
+                event_at
             order by source_file, raw_row_number
         ) as copy_number,
         row_number() over (
             partition by invalid_reason is null, event_id
             order by
                 event_at,
-                raw_user_id,
-                raw_event_type,
-                raw_item_id,
-                raw_quantity,
-                raw_revenue,
-                raw_session_id,
-                raw_event_at,
+                user_id,
+                event_type,
+                item_id,
+                quantity,
+                revenue,
+                session_id,
                 source_file,
                 raw_row_number
         ) as event_id_copy
@@ -163,7 +178,9 @@ verdicts as (
 
 final as (
     select
-        judged.*,
+        {%- for column in typed_columns %}
+        judged.{{ column }},
+        {%- endfor %}
         coalesce(
             judged.invalid_reason, verdicts.duplicate_reason
         ) as reject_reason
@@ -176,7 +193,7 @@ final as (
     {%- if is_incremental() %}
     union all
     select
-        * exclude (is_stored, duplicate_reason),
+        {{ typed_columns | join(',\n        ') }},
         coalesce(invalid_reason, duplicate_reason) as reject_reason
     from verdicts
     where is_stored

@@ -109,8 +109,8 @@ ACTIVITY_COLUMNS = {
 # The floor: what a careful analyst would write by hand to get the same RFM and
 # activity features from the raw file in one script. It reads the events once
 # into a narrow table of valid rows, ranks only the rows whose event_id
-# repeats (the same tie-break as staging: earliest event_at, then the raw text
-# of user_id, event_type, item_id, quantity, revenue and event_at), marks
+# repeats (the same tie-break as staging: earliest event_at, then user_id,
+# event_type, item_id, quantity and revenue as parsed), marks
 # session starts on the clean rows, folds them into one row per user and day,
 # and computes both marts from those rows. Placeholders: {events_path},
 # {items_path}, {event_types_path}, {session_gap_seconds},
@@ -167,14 +167,9 @@ select
     user_id,
     case when is_item_event then item_id end as item_id,
     event_type,
-    coalesce(revenue, 0) as revenue,
-    event_at,
-    raw_user_id,
-    raw_event_type,
-    raw_item_id,
-    raw_quantity,
-    raw_revenue,
-    raw_event_at
+    coalesce(quantity, 1) as quantity,
+    revenue,
+    event_at
 from typed
 where
     coalesce(
@@ -213,9 +208,7 @@ deduplicated as (
     where event_id in (select event_id from repeated)
     qualify row_number() over (
         partition by event_id
-        order by
-            event_at, raw_user_id, raw_event_type, raw_item_id, raw_quantity,
-            raw_revenue, raw_event_at
+        order by event_at, user_id, event_type, item_id, quantity, revenue
     ) = 1
 )
 

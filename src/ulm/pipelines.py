@@ -12,7 +12,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from ulm import cache, churn, recommend, segments
+from ulm import cache, churn, memory, recommend, segments
 from ulm.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,7 @@ def fit_segments(activity: pd.DataFrame, config: Settings) -> segments.SegmentRe
     )
 
 
+@memory.returned
 def segment_assignments(activity: pd.DataFrame, config: Settings) -> pd.DataFrame:
     result = fit_segments(activity, config)
     warn_if_few_segments(result, config)
@@ -132,6 +133,7 @@ def warn_if_few_segments(result: segments.SegmentResult, config: Settings) -> No
         log.warning("segments: %s", note)
 
 
+@memory.returned
 def segment_profiles(activity: pd.DataFrame, config: Settings) -> pd.DataFrame:
     return rounded_floats(fit_segments(activity, config).profiles)
 
@@ -152,6 +154,7 @@ def interaction_matrix(
     )
 
 
+@memory.returned
 def item_similarities(
     interactions: pd.DataFrame, as_of: pd.DataFrame, config: Settings
 ) -> pd.DataFrame:
@@ -170,6 +173,7 @@ def item_similarities(
     return rounded_floats(similarities)
 
 
+@memory.returned
 def user_recommendations(
     interactions: pd.DataFrame,
     similarities: pd.DataFrame,
@@ -212,6 +216,7 @@ def churn_result(
     )
 
 
+@memory.returned
 def churn_scores(
     daily: pd.DataFrame, as_of: pd.DataFrame, config: Settings
 ) -> pd.DataFrame:
@@ -226,19 +231,22 @@ def churn_scores(
     return rounded_floats(scores)
 
 
-def model_metrics(
-    daily: pd.DataFrame,
-    interactions: pd.DataFrame,
-    activity: pd.DataFrame,
-    as_of: pd.DataFrame,
-    config: Settings,
+@memory.returned
+def churn_metrics(
+    daily: pd.DataFrame, as_of: pd.DataFrame, config: Settings
 ) -> pd.DataFrame:
-    """Holdout metrics of every model beside its baseline, one row per metric."""
+    """Holdout metrics of the churn classifier and its baselines."""
+    return churn_result(daily, as_of, config).metrics
+
+
+@memory.returned
+def recommendation_metrics(
+    interactions: pd.DataFrame, as_of: pd.DataFrame, config: Settings
+) -> pd.DataFrame:
+    """Item CF and the most-popular baseline on the time split of holdout_days."""
     as_of_date, as_of_end = as_of_bounds(as_of)
     holdout_start = as_of_end - pd.Timedelta(days=config.holdout_days)
-
-    churn_metrics = churn_result(daily, as_of, config).metrics
-    recommendation_metrics = recommend.evaluate(
+    metrics = recommend.evaluate(
         in_key_order(interactions, INTERACTION_KEYS),
         config.interaction_weights,
         reference_at=holdout_start,
@@ -250,13 +258,11 @@ def model_metrics(
         count_scale=config.cf_count_scale,
         recent_items_half_life=config.cf_recent_items_half_life,
     )
-    recommendation_metrics = recommendation_metrics.assign(
+    metrics = metrics.assign(
         note=f"time split: train before {holdout_start:%Y-%m-%d}, "
         f"purchases from then to {as_of_date:%Y-%m-%d} are the truth"
     )
-    evaluated = recommendation_metrics.loc[
-        recommendation_metrics["metric_name"] == "users_evaluated", "metric_value"
-    ]
+    evaluated = metrics.loc[metrics["metric_name"] == "users_evaluated", "metric_value"]
     if len(evaluated) and not (evaluated > 0).any():
         log.warning(
             "recommendation metrics: no user with history before %s bought a new "
@@ -264,12 +270,31 @@ def model_metrics(
             f"{holdout_start:%Y-%m-%d}",
             f"{as_of_date:%Y-%m-%d}",
         )
-    segment_metrics = fit_segments(activity, config).metrics
+    return metrics
 
+
+def segment_metrics(activity: pd.DataFrame, config: Settings) -> pd.DataFrame:
+    """Quality of the segmentation (chosen k, silhouette)."""
+    return fit_segments(activity, config).metrics
+
+
+def model_metrics(
+    churn_part: pd.DataFrame,
+    recommendation_part: pd.DataFrame,
+    segment_part: pd.DataFrame,
+    as_of: pd.DataFrame,
+) -> pd.DataFrame:
+    """The metrics of every model beside its baseline, one row per metric.
+
+    The three parts are computed apart (churn_metrics, recommendation_metrics,
+    segment_metrics), so the model can read each input only for its part and
+    never hold all of them at once.
+    """
+    as_of_date, _ = as_of_bounds(as_of)
     metrics = pd.concat(
         [
             frame.reindex(columns=METRIC_COLUMNS)
-            for frame in (churn_metrics, recommendation_metrics, segment_metrics)
+            for frame in (churn_part, recommendation_part, segment_part)
         ],
         ignore_index=True,
     )

@@ -13,6 +13,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from ulm import memory
+
 log = logging.getLogger(__name__)
 
 _NONE_WORDS = {"", "none", "null"}
@@ -112,9 +114,12 @@ def from_dbt(settings_text: str | None) -> Settings:
     Pass ``dbt.config.get("ulm_settings")`` written out in the model file: dbt
     hands a Python model only the config keys its own source asks for with
     that literal call, so a call made inside this package would see none and
-    every var would silently take its default.
+    every var would silently take its default. Also sets up the allocator
+    (ulm.memory) and returns what models that finished before left freed.
     """
     configure_logging()
+    memory.configure()
+    memory.release()
     return from_json(settings_text)
 
 

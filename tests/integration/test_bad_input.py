@@ -204,7 +204,7 @@ def kinds_rows(database: Path) -> list[dict]:
         database,
         """
         select
-            validated.raw_event_id,
+            mapped.raw_event_id,
             validated.reject_reason,
             validated.event_id,
             starts_with(validated.event_id, 'derived-'),
@@ -217,6 +217,9 @@ def kinds_rows(database: Path) -> list[dict]:
             cast(events.net_revenue as double),
             events.event_id is not null
         from staging.stg_raw__events_validated as validated
+        inner join staging.stg_raw__events_mapped as mapped
+            on validated.source_file = mapped.source_file
+            and validated.raw_row_number = mapped.raw_row_number
         left join marts.fct_events as events
             on validated.event_id = events.event_id
             and validated.reject_reason is null
@@ -395,7 +398,7 @@ def batch_outcomes(database: Path) -> dict[tuple[str, str], list]:
         """
         select
             regexp_extract(source_file, 'batch_[0-9_]+'),
-            raw_event_id,
+            event_id,
             list(coalesce(reject_reason, 'accepted') order by raw_row_number)
         from staging.stg_raw__events_validated
         group by all
@@ -424,6 +427,15 @@ def test_duplicates_inside_a_file_and_across_batches(batch_builds) -> None:
         batch_builds["incremental"],
         "select event_at from marts.fct_events where event_id = 'dup-cross-earlier'",
     ) == at("2024-10-06 11:00:00")
+    # The row displaced in the second run reaches the quarantine with the raw
+    # text of its file, which was loaded in the first run.
+    assert query(
+        batch_builds["incremental"],
+        "select reject_reason, raw_event_id, raw_user_id from"
+        " staging.stg_raw__events_rejected"
+        " where source_file like '%batch_2024_10%'"
+        " and raw_event_id = 'dup-cross-earlier'",
+    ) == [("duplicate_event_id", "dup-cross-earlier", "u3")]
 
 
 def test_late_events_join_their_sessions_and_users(batch_builds) -> None:

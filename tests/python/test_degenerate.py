@@ -197,8 +197,12 @@ def test_no_purchase_in_the_holdout_warns_of_null_recommendation_metrics(
     )
     daily = pd.DataFrame([day_row(user, "2024-02-01") for user in ("u1", "u2")])
 
+    config = Settings()
     metrics = pipelines.model_metrics(
-        daily, interactions, activity_frame(2), AS_OF, Settings()
+        pipelines.churn_metrics(daily, AS_OF, config),
+        pipelines.recommendation_metrics(interactions, AS_OF, config),
+        pipelines.segment_metrics(activity_frame(2), config),
+        AS_OF,
     )
 
     evaluated = metrics.loc[
