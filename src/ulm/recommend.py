@@ -6,11 +6,11 @@ every item, ``recommend`` scores unseen items for every user from those
 neighbours and fills short lists with popular items, and ``evaluate`` measures
 both on a time-based holdout against a most-popular baseline.
 
-Everything stays sparse: the item x item co-occurrences are computed one block of
-items at a time and cut to the top k before the next block, and users are scored
-in batches, so memory stays bounded at hundreds of thousands of users and tens of
-thousands of items. The sparse products run in worker threads (scipy releases
-the GIL inside them).
+Everything stays sparse: the item x item co-occurrences are computed one item at
+a time by a compiled kernel that keeps only each item's top k, and users are
+scored in batches, so memory stays bounded at hundreds of thousands of users and
+tens of thousands of items. Both run in worker threads (the kernel and scipy's
+sparse products release the GIL).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from queue import Empty, SimpleQueue
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 from scipy import sparse
 
-from ulm import ranking_metrics
+from ulm import item_neighbours, ranking_metrics
 from ulm.settings import COUNT_SCALES
 
 log = logging.getLogger(__name__)
@@ -64,12 +65,9 @@ POPULAR_STRATEGY = "popular"
 _BUCKET_SHIFT = 21
 _N_BUCKETS = 64
 _COUNT_TABLE_CELLS = 1 << 22
-# Upper bound on the multiply-adds of one block's sparse product, which bounds
-# the size of the product and so the memory of one block.
-_BLOCK_WORK_BUDGET = 30_000_000
-# Blocks of a band are multiplied with every item from the band's start: more
-# bands means less repeated work inside bands but more column slices to copy.
-_N_BANDS = 6
+# Upper bound on the multiply-adds of one block of items in the similarity
+# kernel: small enough that the threads finish their last blocks close together.
+_BLOCK_WORK_BUDGET = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -274,75 +272,79 @@ def item_similarities(
     support >= min_support count, an item is never its own neighbour, and ties
     in similarity go to the smaller similar_item_id.
 
-    Items are cut into blocks and consecutive blocks into a few bands. A block
-    is multiplied with the items from its band's first one onwards, so a pair
-    across bands is computed once (about half the work of the full product):
-    the block's rows take their top k from that product plus what earlier bands
-    left for them, and the product's entries for items of later bands wait in a
-    pool, cut to the top k per item.
+    Compiled kernels (``item_neighbours``) compute each pair once, from the
+    users of its smaller item, and offer it to the neighbour heaps of both
+    items, so no item x item product is ever held. Items are cut into ranges
+    of at most ``block_size`` items and a bounded amount of work, which the
+    threads take in turn, each into heaps of its own that are merged at the
+    end.
     """
     _check_positive(k, "k")
     _check_positive(block_size, "block_size")
     n_items = m.shape[1]
-    weighted = m.matrix.astype(np.float64)
-    weighted.sort_indices()
-    binary = _ones_like(weighted, sparse.csr_matrix)
-    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=0)).ravel())
-    weighted_by_item = weighted.tocsc()
-    binary_by_item = _ones_like(weighted_by_item, sparse.csc_matrix)
-    blocks = _item_blocks(binary, block_size)
-    bands = _bands(blocks)
-    right_operands: dict[int, tuple[sparse.csr_matrix, sparse.csr_matrix]] = {}
+    k = min(int(k), max(n_items - 1, 0))
+    by_user = _positive_cells(m.matrix)
+    item_indptr, item_users, item_cells, work = item_neighbours.by_item(
+        by_user.indptr, by_user.indices, n_items
+    )
+    norms = np.sqrt(
+        np.bincount(by_user.indices, weights=by_user.data**2, minlength=n_items)
+    )
+    blocks = _item_blocks(work, block_size)
+    n_workers = max(1, min(_thread_count(n_threads), len(blocks)))
 
-    def submit(index: int) -> tuple[Any, Any]:
-        start, stop = blocks[index]
-        band_start = bands[index][0]
-        if band_start not in right_operands:
-            right_operands.clear()
-            right = weighted[:, band_start:] if band_start else weighted
-            right_operands[band_start] = (right, _ones_like(right, sparse.csr_matrix))
-        right_weighted, right_binary = right_operands[band_start]
-        return (
-            executor.submit(
-                _block_product, weighted_by_item, right_weighted, start, stop
-            ),
-            executor.submit(_block_product, binary_by_item, right_binary, start, stop),
-        )
+    heaps = np.zeros((n_workers, n_items, k, 3))
+    floors = np.zeros((n_workers, n_items, 2))
+    floors[:, :, item_neighbours.FLOOR] = -np.inf
+    queue: SimpleQueue[tuple[int, int]] = SimpleQueue()
+    for block in blocks:
+        queue.put(block)
 
-    pool: list[_Pairs] = []
-    pool_limit = max(4 * k * n_items, 1_000_000)
-    kept: list[_Pairs] = []
-    with ThreadPoolExecutor(_thread_count(n_threads)) as executor:
-        pending = submit(0) if blocks else None
-        for index, (start, stop) in enumerate(blocks):
-            dots_future, supports_future = pending
-            if index + 1 < len(blocks):
-                pending = submit(index + 1)
-            band_start, band_stop = bands[index]
-            pairs = _block_pairs(
-                dots_future.result(),
-                supports_future.result(),
+    def fill_heaps(worker: int) -> None:
+        sums = np.zeros((n_items, 2))
+        touched = np.zeros(n_items, dtype=np.int64)
+        found = np.zeros((n_items, 2))
+        while True:
+            try:
+                start, stop = queue.get_nowait()
+            except Empty:
+                return
+            item_neighbours.offer_pairs(
                 start,
-                band_start,
+                stop,
+                by_user.indptr,
+                by_user.indices,
+                by_user.data,
+                item_indptr,
+                item_users,
+                item_cells,
                 norms,
-                min_support,
+                float(min_support),
+                sums,
+                touched,
+                found,
+                heaps[worker],
+                floors[worker],
             )
-            waiting = [part.head(stop) for part in pool]
-            pool = [part.tail(stop) for part in pool]
-            kept.append(_Pairs.merge([*waiting, pairs]).top_k(k, n_items))
-            later = pairs.cols_from(band_stop).transposed(n_items)
-            pool.append(later.top_k(k, n_items))
-            if sum(part.rows.size for part in pool) > pool_limit:
-                pool = [_Pairs.merge(pool).top_k(k, n_items)]
 
-    result = _Pairs.concat(kept)
+    if k and blocks:
+        with ThreadPoolExecutor(n_workers) as executor:
+            list(executor.map(fill_heaps, range(n_workers)))
+        item_neighbours.merge_heaps(heaps, floors)
+    counts = floors[0, :, item_neighbours.SIZE].astype(np.int64)
+    best = heaps[0]
+
+    filled = np.arange(k) < counts[:, None]
+    items = np.repeat(np.arange(n_items), counts)
     frame = pd.DataFrame(
         {
-            "item_id": _ids_at(m.item_ids, result.rows),
-            "similar_item_id": _ids_at(m.item_ids, result.cols),
-            "similarity": result.values,
-            "support": result.supports.astype(np.int64),
-            "rank": result.ranks.astype(np.int64),
+            "item_id": _ids_at(m.item_ids, items),
+            "similar_item_id": _ids_at(
+                m.item_ids, best[filled, item_neighbours.ITEM].astype(np.int64)
+            ),
+            "similarity": best[filled, item_neighbours.VALUE],
+            "support": best[filled, item_neighbours.SUPPORT].astype(np.int64),
+            "rank": np.nonzero(filled)[1].astype(np.int64) + 1,
         },
         columns=SIMILARITY_COLUMNS,
     )
@@ -354,7 +356,7 @@ def item_similarities(
         len(frame),
         k,
         min_support,
-        np.unique(result.rows).size,
+        np.count_nonzero(counts),
     )
     return frame
 
@@ -673,11 +675,25 @@ def _decay_factors(
     return 0.5 ** (np.maximum(age_days, 0.0) / half_life_days)
 
 
-def _ones_like(matrix: Any, kind: type) -> Any:
-    """Same stored cells (sharing the index arrays), each holding 1 as int32."""
-    return kind(
-        (np.ones(matrix.nnz, dtype=np.int32), matrix.indices, matrix.indptr),
-        shape=matrix.shape,
+def _positive_cells(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
+    """The matrix's positive cells with float64 weights, indices sorted.
+
+    Shares the index arrays with ``matrix`` when it is already so.
+    """
+    matrix = sparse.csr_matrix(matrix)
+    if not matrix.has_canonical_format:
+        matrix = matrix.copy()
+        matrix.sum_duplicates()
+    weights = matrix.data.astype(np.float64)
+    if (weights <= 0).any():
+        positive = sparse.csr_matrix(
+            (np.maximum(weights, 0.0), matrix.indices, matrix.indptr),
+            shape=matrix.shape,
+        )
+        positive.eliminate_zeros()
+        return positive
+    return sparse.csr_matrix(
+        (weights, matrix.indices, matrix.indptr), shape=matrix.shape, copy=False
     )
 
 
@@ -836,156 +852,19 @@ def _top_k_candidates(
 # --- similarities -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Pairs:
-    """Item pairs grouped by row item (rows non-decreasing)."""
-
-    rows: np.ndarray
-    cols: np.ndarray
-    values: np.ndarray
-    supports: np.ndarray
-    ranks: np.ndarray | None = None
-
-    @classmethod
-    def empty(cls) -> _Pairs:
-        none = np.zeros(0, dtype=np.int64)
-        return cls(none, none, np.zeros(0, dtype=np.float64), none)
-
-    @classmethod
-    def concat(cls, parts: Sequence[_Pairs]) -> _Pairs:
-        if not parts:
-            empty = cls.empty()
-            return cls(*_fields(empty), ranks=empty.rows)
-        return cls(
-            *(
-                np.concatenate(arrays)
-                for arrays in zip(*map(_fields, parts), strict=True)
-            ),
-            ranks=np.concatenate([part.ranks for part in parts]),
-        )
-
-    @classmethod
-    def merge(cls, parts: Sequence[_Pairs]) -> _Pairs:
-        """All parts together, grouped by row (parts are sorted runs, which the
-        stable sort merges in linear time)."""
-        joined = [
-            np.concatenate(arrays) for arrays in zip(*map(_fields, parts), strict=True)
-        ]
-        order = np.argsort(joined[0], kind="stable")
-        return cls(*(array[order] for array in joined))
-
-    def head(self, stop: int) -> _Pairs:
-        cut = int(np.searchsorted(self.rows, stop))
-        return _Pairs(*(array[:cut] for array in _fields(self)))
-
-    def tail(self, stop: int) -> _Pairs:
-        cut = int(np.searchsorted(self.rows, stop))
-        return _Pairs(*(array[cut:] for array in _fields(self)))
-
-    def take(self, positions: np.ndarray) -> _Pairs:
-        return _Pairs(*(array[positions] for array in _fields(self)))
-
-    def cols_from(self, start: int) -> _Pairs:
-        return self.take(np.flatnonzero(self.cols >= start))
-
-    def transposed(self, n_items: int) -> _Pairs:
-        order = _row_major_order(self.cols, self.rows, n_items)
-        return _Pairs(
-            self.cols[order], self.rows[order], self.values[order], self.supports[order]
-        )
-
-    def top_k(self, k: int, n_items: int) -> _Pairs:
-        positions, ranks = _top_k_per_group(
-            self.rows, self.values, self.cols, n_items, k
-        )
-        return _Pairs(*(array[positions] for array in _fields(self)), ranks=ranks)
-
-
-def _fields(pairs: _Pairs) -> tuple[np.ndarray, ...]:
-    return pairs.rows, pairs.cols, pairs.values, pairs.supports
-
-
-def _row_major_order(rows: np.ndarray, cols: np.ndarray, n: int) -> np.ndarray:
-    """Stable permutation grouping (row, col) entries by row, in linear time.
-
-    The (row, col) pairs must be distinct: scipy's counting sort does the work,
-    carrying each entry's position as its value.
-    """
-    if rows.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    marker = sparse.csr_matrix(
-        (np.arange(1, rows.size + 1, dtype=np.float64), (rows, cols)), shape=(n, n)
-    )
-    return marker.data.astype(np.int64) - 1
-
-
-def _item_blocks(binary: sparse.csr_matrix, block_size: int) -> list[tuple[int, int]]:
-    """Contiguous item ranges whose products stay within the work budget.
-
-    The work of an item's row is at most the summed item counts of its users.
-    """
-    n_items = binary.shape[1]
-    items_per_user = np.diff(binary.indptr)
-    work = np.bincount(
-        binary.indices,
-        weights=np.repeat(items_per_user, items_per_user).astype(np.float64),
-        minlength=n_items,
-    )
+def _item_blocks(work: np.ndarray, block_size: int) -> list[tuple[int, int]]:
+    """Contiguous item ranges whose summed work stays within the budget."""
+    n_items = work.size
     cumulative = np.cumsum(work)
     blocks = []
     start = 0
     while start < n_items:
-        done = cumulative[start - 1] if start else 0.0
+        done = cumulative[start - 1] if start else 0
         stop = int(np.searchsorted(cumulative, done + _BLOCK_WORK_BUDGET, "right"))
         stop = min(max(stop, start + 1), start + block_size, n_items)
         blocks.append((start, stop))
         start = stop
     return blocks
-
-
-def _bands(blocks: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The item range of the band each block belongs to."""
-    bands: list[tuple[int, int]] = []
-    if not blocks:
-        return bands
-    for members in np.array_split(np.arange(len(blocks)), min(_N_BANDS, len(blocks))):
-        band = (blocks[members[0]][0], blocks[members[-1]][1])
-        bands.extend([band] * members.size)
-    return bands
-
-
-def _block_product(
-    by_item: sparse.csc_matrix, right: sparse.csr_matrix, start: int, stop: int
-) -> sparse.csr_matrix:
-    """Items start..stop-1 (rows) against the items of ``right`` (columns)."""
-    return (by_item[:, start:stop].T @ right).tocsr()
-
-
-def _block_pairs(
-    dots: sparse.csr_matrix,
-    supports: sparse.csr_matrix,
-    start: int,
-    col_start: int,
-    norms: np.ndarray,
-    min_support: int,
-) -> _Pairs:
-    """Pairs of one block's product with enough support, with their cosine."""
-    same_layout = np.array_equal(dots.indptr, supports.indptr) and np.array_equal(
-        dots.indices, supports.indices
-    )
-    if not same_layout:
-        dots.sort_indices()
-        supports.sort_indices()
-        if not np.array_equal(dots.indices, supports.indices):
-            raise RuntimeError("co-occurrence and support products do not align")
-    selected = np.flatnonzero(supports.data >= min_support)
-    rows = np.searchsorted(dots.indptr, selected, side="right") - 1 + start
-    cols = dots.indices[selected].astype(np.int64) + col_start
-    not_self = cols != rows
-    selected, rows, cols = selected[not_self], rows[not_self], cols[not_self]
-    similarity = dots.data[selected] / (norms[rows] * norms[cols])
-    np.minimum(similarity, 1.0, out=similarity)
-    return _Pairs(rows, cols, similarity, supports.data[selected].astype(np.int64))
 
 
 # --- recommendations -------------------------------------------------------------

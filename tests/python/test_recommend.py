@@ -384,6 +384,82 @@ def test_blocks_give_the_same_neighbours_as_a_dense_computation():
         np.testing.assert_allclose(sims.similarity, [s for _, _, s in expected])
 
 
+def dense_neighbours(values, k, min_support):
+    """(item, neighbour, similarity, support, rank) rows computed the plain way."""
+    positive = (values > 0).astype(np.float64)
+    dots = values.T @ values
+    supports = positive.T @ positive
+    norms = np.sqrt((values**2).sum(axis=0))
+    rows = []
+    for i in range(values.shape[1]):
+        candidates = [
+            (min(dots[i, j] / (norms[i] * norms[j]), 1.0), j)
+            for j in range(values.shape[1])
+            if j != i and supports[i, j] >= max(min_support, 1)
+        ]
+        candidates.sort(key=lambda pair: (-pair[0], pair[1]))
+        for rank, (similarity, j) in enumerate(candidates[:k], start=1):
+            rows.append((i, j, similarity, int(supports[i, j]), rank))
+    return rows
+
+
+def test_kernel_matches_a_dense_reference_with_ties_and_support_cuts():
+    rng = np.random.default_rng(3)
+    values = rng.choice([0] * 12 + [1, 2, 3], size=(60, 14)).astype(np.float64)
+    # Item 10 copies item 3 and item 11 doubles it: exact ties. Items 12 and
+    # 13 share at most one user with any other item.
+    values[:, 10] = values[:, 3]
+    values[:, 11] = 2 * values[:, 3]
+    values[:, 12] = 0.0
+    values[[4, 9], 12] = 1.0
+    values[:, 13] = 0.0
+    values[7, 13] = 1.0
+    m = cf.InteractionMatrix(
+        matrix=sparse.csr_matrix(values.astype(np.float32)),
+        user_ids=np.array([f"u{i:03d}" for i in range(values.shape[0])], dtype=object),
+        item_ids=np.array([f"i{i:03d}" for i in range(values.shape[1])], dtype=object),
+    )
+
+    # What the case exercises, read off the reference: ties broken by the
+    # smaller item, at the top and at the cut, and pairs that only
+    # min_support=1 keeps.
+    wide = dense_neighbours(values, k=5, min_support=2)
+    of_3 = [(j, similarity) for i, j, similarity, _, _ in wide if i == 3]
+    assert of_3[:2] == [(10, 1.0), (11, 1.0)]
+    of_4 = [(j, similarity, rank) for i, j, similarity, _, rank in wide if i == 4]
+    assert [(j, rank) for j, _, rank in of_4[2:5]] == [(3, 3), (10, 4), (11, 5)]
+    assert of_4[2][1] == of_4[3][1] == of_4[4][1]
+    loose = dense_neighbours(values, k=5, min_support=1)
+    assert {i for i, *_ in loose} >= {12, 13}
+    assert not {i for i, *_ in wide} & {12, 13}
+
+    for k, min_support in ((3, 2), (1, 1), (8, 3), (40, 2)):
+        expected = dense_neighbours(values, k=k, min_support=min_support)
+        for block_size, n_threads in ((2048, 1), (1, 2), (4, 2)):
+            sims = cf.item_similarities(
+                m,
+                k=k,
+                min_support=min_support,
+                block_size=block_size,
+                n_threads=n_threads,
+            )
+            got = list(
+                zip(
+                    sims.item_id.str[1:].astype(int),
+                    sims.similar_item_id.str[1:].astype(int),
+                    sims.support,
+                    sims["rank"],
+                    strict=True,
+                )
+            )
+            assert got == [(i, j, support, rank) for i, j, _, support, rank in expected]
+            np.testing.assert_allclose(
+                sims.similarity, [row[2] for row in expected], rtol=0, atol=1e-12
+            )
+            assert sims.support.dtype == np.int64
+            assert sims["rank"].dtype == np.int64
+
+
 # --- recommend -------------------------------------------------------------------
 
 
