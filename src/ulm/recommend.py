@@ -161,26 +161,18 @@ def build_matrix(
         )
 
     shape = (user_ids.size, item_ids.size)
-    summed = sparse.csr_matrix((row_weights, (user_codes, item_codes)), shape=shape)
-    summed.sum_duplicates()
-    summed.data = np.maximum(summed.data, 0.0)
-    positive = summed.astype(np.float32)
-    positive.eliminate_zeros()
-    positive.sort_indices()
-
-    seen = sparse.csr_matrix(
-        (np.ones(counts.size, dtype=np.int32), (user_codes, item_codes)), shape=shape
-    )
-    seen.sum_duplicates()
+    cells = _cells(user_codes, item_codes, shape[1])
+    summed = np.maximum(cells.sum(row_weights), 0.0).astype(np.float32)
+    seen = cells.matrix(np.ones(cells.size, dtype=bool), shape)
     profile = None
     if recent_items_half_life is not None:
-        profile = _recency_profile(
-            positive,
-            user_codes,
-            item_codes,
-            _event_seconds(rows[at_column], at_column),
-            recent_items_half_life,
-        )
+        latest = cells.maximum(_event_seconds(rows[at_column], at_column))
+        recency = recent_item_weights(cells.users, latest, recent_items_half_life)
+        profile = cells.matrix((summed * recency).astype(np.float32), shape)
+        profile.eliminate_zeros()
+    # Last: dropping the zero cells compacts `summed` in place.
+    positive = cells.matrix(summed, shape)
+    positive.eliminate_zeros()
 
     log.info(
         "interaction matrix (period=%s, counts %s): %d rows in, %d kept -> "
@@ -198,7 +190,7 @@ def build_matrix(
         matrix=positive,
         user_ids=user_ids,
         item_ids=item_ids,
-        seen=_pattern(seen),
+        seen=seen,
         profile=profile,
     )
 
@@ -600,34 +592,66 @@ def _event_seconds(at: pd.Series, column: str) -> np.ndarray:
     return times.to_numpy(dtype="datetime64[s]").astype(np.int64)
 
 
-def _recency_profile(
-    positive: sparse.csr_matrix,
-    user_codes: np.ndarray,
-    item_codes: np.ndarray,
-    seconds: np.ndarray,
-    half_life: float,
-) -> sparse.csr_matrix:
-    """``positive`` with each cell times its recent_item_weights."""
-    n_items = positive.shape[1]
-    if user_codes.size == 0:
-        return positive.copy()
-    cell_keys = user_codes.astype(np.int64) * n_items + item_codes
-    order = np.argsort(cell_keys)
-    sorted_keys = cell_keys[order]
-    starts = np.flatnonzero(
-        np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1]))
+@dataclass(frozen=True)
+class _Cells:
+    """The distinct (user, item) cells of interaction rows, in row-major order.
+
+    ``order`` sorts the rows by cell (None when they already are, as rows in
+    the interactions key order are), ``starts`` is the first sorted row of
+    each cell. Rows of one cell are folded in their sorted order, so sums are
+    the same whatever the input order of equal rows' neighbours.
+    """
+
+    order: np.ndarray | None
+    starts: np.ndarray
+    users: np.ndarray
+    items: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return self.starts.size
+
+    def _sorted(self, values: np.ndarray) -> np.ndarray:
+        return values if self.order is None else values[self.order]
+
+    def sum(self, values: np.ndarray) -> np.ndarray:
+        if self.size == 0:
+            return np.zeros(0)
+        return np.add.reduceat(self._sorted(values), self.starts)
+
+    def maximum(self, values: np.ndarray) -> np.ndarray:
+        if self.size == 0:
+            return np.zeros(0, dtype=values.dtype)
+        return np.maximum.reduceat(self._sorted(values), self.starts)
+
+    def matrix(self, values: np.ndarray, shape: tuple[int, int]) -> sparse.csr_matrix:
+        """CSR matrix holding one value per cell, indices sorted."""
+        indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.users, minlength=shape[0]), out=indptr[1:])
+        index_type = np.int32 if max(shape[1], self.size) < 2**31 else np.int64
+        return sparse.csr_matrix(
+            (values, self.items.astype(index_type), indptr.astype(index_type)),
+            shape=shape,
+        )
+
+
+def _cells(user_codes: np.ndarray, item_codes: np.ndarray, n_items: int) -> _Cells:
+    keys = user_codes.astype(np.int64) * n_items + item_codes
+    order = None
+    if keys.size > 1 and (keys[1:] < keys[:-1]).any():
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+    if keys.size:
+        starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    else:
+        starts = np.zeros(0, dtype=np.int64)
+    cell_keys = keys[starts]
+    return _Cells(
+        order=order,
+        starts=starts,
+        users=cell_keys // n_items,
+        items=cell_keys % n_items,
     )
-    keys = sorted_keys[starts]
-    latest = np.maximum.reduceat(seconds[order], starts)
-    cell_users = keys // n_items
-    weights = recent_item_weights(cell_users, latest, half_life)
-    by_cell = sparse.csr_matrix(
-        (weights, (cell_users, keys % n_items)), shape=positive.shape
-    )
-    profile = positive.multiply(by_cell).tocsr().astype(np.float32)
-    profile.eliminate_zeros()
-    profile.sort_indices()
-    return profile
 
 
 def _check_positive(value: int, name: str) -> None:

@@ -96,6 +96,44 @@ def test_repeats_count_on_a_log_scale_by_default():
     np.testing.assert_allclose(dense(binary), [[6.0, 5.0], [5.0, 0.0]])
 
 
+def test_row_order_changes_no_cell_and_a_refunded_cell_is_seen_only():
+    rows = [
+        ("u1", "a", "purchase", 1, 3),
+        ("u1", "a", "refund", 1, 1),  # 5 - 5 = 0: dropped from the matrix
+        ("u1", "b", "view", 3, 2),
+        ("u1", "c", "add_to_cart", 1, 0),
+        ("u2", "b", "purchase", 2, 5),
+        ("u2", "b", "view", 1, 4),
+        ("u3", "c", "view", 1, 9),
+    ]
+    in_order = interactions(rows)
+    shuffled = in_order.iloc[[6, 3, 0, 5, 2, 4, 1]].reset_index(drop=True)
+    built = [
+        cf.build_matrix(frame, NO_DECAY, REFERENCE_AT, count_scale="linear")
+        for frame in (in_order, shuffled)
+    ]
+
+    expected = [[0.0, 3.0, 3.0], [0.0, 11.0, 0.0], [0.0, 0.0, 1.0]]
+    for m in built:
+        np.testing.assert_allclose(dense(m), expected)
+        assert m.matrix.nnz == 4
+        assert m.matrix.has_sorted_indices
+        assert m.seen_matrix().toarray().tolist() == [
+            [True, True, True],
+            [False, True, False],
+            [False, False, True],
+        ]
+        # u1's items by last event: c (0 days), a (1 day, its refund), b (2
+        # days): b has two later items, though a weighs nothing.
+        half = 0.5 ** (1 / 50)
+        np.testing.assert_allclose(
+            m.profile.toarray(),
+            [[0.0, 3.0 * half**2, 3.0], [0.0, 11.0, 0.0], [0.0, 0.0, 1.0]],
+            rtol=1e-6,
+        )
+    assert (built[0].matrix != built[1].matrix).nnz == 0
+
+
 def test_scaled_counts_in_every_scale():
     counts = np.array([0, 1, 2, 10, -3])
     np.testing.assert_allclose(
