@@ -25,6 +25,7 @@ def model(dbt, session):
         frames.to_pandas(
             dbt.ref("int_user_item_interactions"),
             order_by=pipelines.INTERACTION_KEYS,
+            columns=pipelines.EVALUATION_INTERACTION_COLUMNS,
         ),
         as_of,
         config,

@@ -7,7 +7,9 @@ def model(dbt, session):
     dbt.config(materialized="table")
     config = settings.from_dbt(dbt.config.get("ulm_settings"))
     interactions = frames.to_pandas(
-        dbt.ref("int_user_item_interactions"), order_by=pipelines.INTERACTION_KEYS
+        dbt.ref("int_user_item_interactions"),
+        order_by=pipelines.INTERACTION_KEYS,
+        columns=pipelines.CF_INTERACTION_COLUMNS,
     )
     similarities = frames.to_pandas(dbt.ref("ml_item_similarities"))
     users = frames.to_pandas(dbt.ref("fct_user_activity").project("user_id"))

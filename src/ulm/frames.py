@@ -38,6 +38,25 @@ def ordered(data: Any, keys: Sequence[str]) -> Any:
     return data
 
 
+def selected(data: Any, columns: Sequence[str]) -> Any:
+    """Only `columns` of `data`, chosen in its own engine; all when empty.
+
+    Reading fewer columns out of the engine is where a Python model saves
+    most memory: the engine sorts, and Arrow and pandas hold, only those.
+    """
+    if not columns:
+        return data
+    if isinstance(data, pd.DataFrame):
+        return data[list(columns)]
+    if isinstance(data, pa.Table):
+        return data.select(list(columns))
+    if hasattr(data, "project") and hasattr(data, "arrow"):
+        return data.project(", ".join(f'"{column}"' for column in columns))
+    if hasattr(data, "select"):
+        return data.select(*columns)
+    return data
+
+
 def to_arrow(data: Any) -> pa.Table:
     """Arrow table from a DuckDB relation, an Arrow table or reader, or pandas."""
     if isinstance(data, pa.Table):
@@ -73,14 +92,26 @@ def numeric_decimals_as_float(table: pa.Table) -> pa.Table:
     return table
 
 
-def to_pandas(data: Any, order_by: Sequence[str] = ()) -> pd.DataFrame:
+def to_pandas(
+    data: Any, order_by: Sequence[str] = (), columns: Sequence[str] = ()
+) -> pd.DataFrame:
     """pandas DataFrame through Arrow, with decimals read as float64.
 
-    With `order_by`, the engine sorts the rows first (function ordered).
+    With `columns`, only those are read; with `order_by`, the engine sorts the
+    rows first (function ordered). A table read here is converted column by
+    column and freed as it goes, so the Arrow and the pandas copy of a column
+    are never both held for the whole table.
     """
     if isinstance(data, pd.DataFrame):
-        return data
-    table = numeric_decimals_as_float(to_arrow(ordered(data, order_by)))
-    frame = table.to_pandas()
+        return selected(data, columns)
+    owned = not isinstance(data, pa.Table)
+    table = numeric_decimals_as_float(
+        to_arrow(ordered(selected(data, columns), order_by))
+    )
+    if owned:
+        frame = table.to_pandas(split_blocks=True, self_destruct=True)
+        del table
+    else:
+        frame = table.to_pandas()
     log.debug("read %d rows x %d columns", len(frame), frame.shape[1])
     return frame

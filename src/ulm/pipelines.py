@@ -32,6 +32,16 @@ METRIC_COLUMNS = ["model", "variant", "metric_name", "metric_value", "note"]
 
 # The key of each input table, in the order the models read its rows.
 INTERACTION_KEYS = ["user_id", "item_id", "event_type"]
+# The interaction columns item CF reads for the published tables, and those
+# its holdout evaluation reads: a model reads no more than it uses. The CF
+# models of one build read the same columns, so they share one matrix fit.
+CF_INTERACTION_COLUMNS = [*INTERACTION_KEYS, "events", "last_at"]
+EVALUATION_INTERACTION_COLUMNS = [
+    *INTERACTION_KEYS,
+    "events",
+    "events_before_holdout",
+    "last_before_holdout_at",
+]
 DAILY_KEYS = ["user_id", "activity_date"]
 ACTIVITY_KEYS = ["user_id"]
 

@@ -84,6 +84,24 @@ def test_frames_accept_arrow_and_pandas_and_refuse_other_things() -> None:
         frames.to_arrow(5)
 
 
+def test_frames_read_only_the_columns_asked_for_in_every_input_kind() -> None:
+    connection = duckdb.connect()
+    relation = connection.sql(
+        "select * from (values ('u2', 1, 'x'), ('u1', 2, 'y')) as t(user_id, n, note)"
+    )
+    frame = frames.to_pandas(relation, order_by=["user_id"], columns=["user_id", "n"])
+    assert list(frame.columns) == ["user_id", "n"]
+    assert frame["user_id"].tolist() == ["u1", "u2"]
+    assert frame["n"].tolist() == [2, 1]
+
+    table = pa.table({"user_id": ["u1"], "n": [5], "note": ["z"]})
+    assert frames.to_pandas(table, columns=["n"]).to_dict("list") == {"n": [5]}
+    # A table handed in is read, not consumed.
+    assert table.num_columns == 3 and table.column("n").to_pylist() == [5]
+    already = pd.DataFrame({"user_id": ["u1"], "n": [5]})
+    assert list(frames.to_pandas(already, columns=["n"]).columns) == ["n"]
+
+
 def test_cache_reuses_a_fit_only_for_identical_input_and_parameters() -> None:
     calls: list[int] = []
 
