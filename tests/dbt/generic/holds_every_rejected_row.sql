@@ -22,38 +22,29 @@ held as (
     from {{ model }}
 ),
 
-missing as (
+compared as (
     select
-        expected.source_file,
-        expected.raw_row_number,
-        'rejected as ' || expected.reject_reason
-        || ' but missing from the quarantine' as problem
+        coalesce(expected.source_file, held.source_file) as source_file,
+        coalesce(expected.raw_row_number, held.raw_row_number)
+            as raw_row_number,
+        case
+            when held.source_file is null
+                then
+                    'rejected as ' || expected.reject_reason
+                    || ' but missing from the quarantine'
+            else
+                'quarantined as ' || held.reject_reason
+                || ' but not rejected so'
+        end as problem
     from expected
-    left join held
+    full outer join held
         on
             expected.source_file = held.source_file
             and expected.raw_row_number = held.raw_row_number
             and expected.reject_reason = held.reject_reason
-    where held.source_file is null
-),
-
-unexpected as (
-    select
-        held.source_file,
-        held.raw_row_number,
-        'quarantined as ' || held.reject_reason
-        || ' but not rejected so' as problem
-    from held
-    left join expected
-        on
-            held.source_file = expected.source_file
-            and held.raw_row_number = expected.raw_row_number
-            and held.reject_reason = expected.reject_reason
-    where expected.source_file is null
+    where expected.source_file is null or held.source_file is null
 )
 
-select * from missing
-union all
-select * from unexpected
+select * from compared
 
 {% endtest %}
