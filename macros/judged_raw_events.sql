@@ -5,7 +5,10 @@
 
     raw_event_id_or_derived(trimmed_event_id): the event_id of a raw row:
     its event_id trimmed, or when that is blank `derived-` and the first 24
-    hex digits of the md5 of the raw row, so equal rows get equal ids.
+    hex digits of the md5 of the row's values as parsed (user_id, event_at
+    in UTC, the event type trimmed and lower-cased, item_id, quantity,
+    revenue, session_id), so rows that read the same get the same id however
+    their text is written, and exact copies among them are found.
     trimmed_event_id names a column that already holds trim(raw_event_id);
     without it the raw column is trimmed here.
 
@@ -22,15 +25,21 @@ case
     when {{ is_blank_id(trimmed, trimmed=true) }}
         then 'derived-' || substr(md5(concat_ws(
             '|',
-            coalesce(raw_event_id, '<null>'),
-            coalesce(raw_user_id, '<null>'),
-            coalesce(raw_event_at, '<null>'),
-            coalesce(raw_event_type, '<null>'),
-            coalesce(raw_item_id, '<null>'),
-            coalesce(raw_quantity, '<null>'),
-            coalesce(raw_revenue, '<null>'),
-            coalesce(raw_session_id, '<null>'),
-            raw_extra_fields
+            coalesce({{ nullif_blank('raw_user_id') }}, '<null>'),
+            coalesce(
+                cast({{ parse_timestamp_utc('raw_event_at') }} as varchar),
+                '<null>'
+            ),
+            coalesce(lower(trim(raw_event_type)), '<null>'),
+            coalesce({{ nullif_blank('raw_item_id') }}, '<null>'),
+            coalesce(
+                cast({{ parse_integer('raw_quantity') }} as varchar), '1'
+            ),
+            coalesce(
+                cast({{ parse_decimal('raw_revenue') }} as varchar), '<null>'
+            ),
+            coalesce({{ nullif_blank('raw_session_id') }}, '<null>'),
+            coalesce(raw_extra_fields, '<null>')
         )), 1, 24)
     else {{ trimmed }}
 end

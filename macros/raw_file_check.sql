@@ -49,7 +49,20 @@
             ) }}
         {%- endif -%}
     {%- endfor -%}
-    {%- for file in files if not file.endswith('.parquet') -%}
+    {%- set parquet_files = [] -%}
+    {%- for file in files if (file | lower).endswith('.parquet') -%}
+        {%- do parquet_files.append(file) -%}
+    {%- endfor -%}
+    {%- if parquet_files and parquet_files | length < files | length -%}
+        {%- set other = (files | reject('in', parquet_files) | list)[0] -%}
+        {{ exceptions.raise_compiler_error(
+            "var " ~ path_var ~ " ('" ~ path ~ "') matches Parquet files such "
+            ~ "as '" ~ parquet_files[0] ~ "' and other files such as '"
+            ~ other ~ "'; one input is read as one format. Narrow the glob "
+            ~ "to one of them, such as *.parquet or *.csv."
+        ) }}
+    {%- endif -%}
+    {%- for file in files if not (file | lower).endswith('.parquet') -%}
         {#- A line with an odd number of double quotes opens a quoted value
             that runs onto the next line, which the parallel reader cannot
             split. Read as Latin-1 here, where every byte is a character, so

@@ -7,7 +7,10 @@
     Incremental: a run reads the rows rejected since the last run, new files
     and stored rows a later duplicate displaced alike (a rejected row is
     never accepted again), and takes their raw text from their files, which
-    the validated model has checked are still in raw_events_path.
+    the validated model has checked are still in raw_events_path. Each row
+    read back must give the event_id it was judged with; a file edited in
+    place since it was loaded gives another one (or none), and the build
+    stops naming the file and the row and saying to run --full-refresh.
 #}
 
 {{ config(
@@ -19,20 +22,44 @@
 
 with
 
+judged_rejected as (
+    select
+        source_file,
+        raw_row_number,
+        reject_reason,
+        event_id
+    from {{ ref('stg_raw__events_validated') }}
+    where reject_reason is not null
+),
+
+{%- if is_incremental() %}
+
+stored as (
+    select
+        source_file,
+        raw_row_number,
+        reject_reason
+    from {{ this }}
+),
+{%- endif %}
+
 rejected_rows as (
     select
-        validated.source_file,
-        validated.raw_row_number,
-        validated.reject_reason
-    from {{ ref('stg_raw__events_validated') }} as validated
-    where validated.reject_reason is not null
+        judged_rejected.source_file,
+        judged_rejected.raw_row_number,
+        judged_rejected.reject_reason,
+        judged_rejected.event_id
+    from judged_rejected
     {%- if is_incremental() %}
-    except
-    select
-        stored.source_file,
-        stored.raw_row_number,
-        stored.reject_reason
-    from {{ this }} as stored
+    where
+        not exists (
+            select 1
+            from stored
+            where
+                judged_rejected.source_file = stored.source_file
+                and judged_rejected.raw_row_number = stored.raw_row_number
+                and judged_rejected.reject_reason = stored.reject_reason
+        )
     {%- endif %}
 ),
 
@@ -40,11 +67,9 @@ raw_rows as (
     select * from {{ ref('stg_raw__events_mapped') }}
 ),
 
-final as (
+read_back as (
     select
-        rejected_rows.raw_row_number,
-        rejected_rows.source_file,
-        rejected_rows.reject_reason,
+        rejected_rows.*,
         raw_rows.raw_event_id,
         raw_rows.raw_user_id,
         raw_rows.raw_event_at,
@@ -55,10 +80,54 @@ final as (
         raw_rows.raw_session_id,
         raw_rows.raw_extra_fields
     from rejected_rows
-    inner join raw_rows
+    left join raw_rows
         on
             rejected_rows.source_file = raw_rows.source_file
             and rejected_rows.raw_row_number = raw_rows.raw_row_number
+),
+
+identified as (
+    select
+        *,
+        {{ raw_event_id_or_derived() }} as read_back_event_id
+    from read_back
+),
+
+-- A row that reads back as another event means the file changed after it
+-- was loaded: stop rather than quarantine the wrong text.
+checked as (
+    select *
+    from identified
+    where
+        case
+            when read_back_event_id is distinct from event_id
+                then error(
+                    'Row ' || raw_row_number || ' of ' || source_file
+                    || ' was loaded as event ' || event_id
+                    || ' but now reads as '
+                    || coalesce(read_back_event_id, 'no row at all')
+                    || ': the file changed after it was loaded. Rebuild'
+                    || ' from the current files with dbt build --full-refresh.'
+                )
+            else true
+        end
+),
+
+final as (
+    select
+        raw_row_number,
+        source_file,
+        reject_reason,
+        raw_event_id,
+        raw_user_id,
+        raw_event_at,
+        raw_event_type,
+        raw_item_id,
+        raw_quantity,
+        raw_revenue,
+        raw_session_id,
+        raw_extra_fields
+    from checked
 )
 
 select * from final

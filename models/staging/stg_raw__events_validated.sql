@@ -29,7 +29,9 @@
     on all files. A file is read once: a file changed in place, or a new
     row in the seed event_types, needs --full-refresh. A run whose
     raw_events_path no longer matches a file already stored stops and says
-    so (macro check_stored_files).
+    so (macro check_stored_files), and so does a run whose vars would judge
+    rows differently than the stored rows were judged (macro
+    check_judging_settings).
 #}
 
 {{ config(
@@ -37,9 +39,11 @@
     incremental_strategy='delete+insert',
     unique_key=['source_file', 'raw_row_number'],
     on_schema_change='fail',
+    post_hook="{{ judging_settings_comment(this) }}",
 ) }}
 
 {%- do check_stored_files(this, 'raw_events_path') if is_incremental() -%}
+{%- do check_judging_settings(this) if is_incremental() -%}
 {%- set typed_columns = [
     'source_file',
     'raw_row_number',

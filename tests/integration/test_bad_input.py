@@ -160,6 +160,11 @@ KINDS_EXPECTED = [
     ("type-unknown", rejected("unknown_event_type")),
     ("item-missing", rejected("missing_item_id")),
     ("short-row", rejected("unknown_event_type")),
+    ("ts-placeholder", rejected("before_earliest_event_date")),
+    # Without an event_id, rows that read the same get the same derived id,
+    # so the second, written differently, is an exact copy.
+    (None, accepted(is_derived_id=True, user_id="u-copy")),
+    ("NULL", rejected("exact_duplicate")),
 ]
 
 

@@ -205,3 +205,89 @@ def test_an_empty_or_foreign_file_stops_naming_it(
 
     assert result.returncode != 0
     assert f"The file '{events}' (var raw_events_path) {message}" in output_of(result)
+
+
+HEADER = "event_id,user_id,event_at,event_type,item_id,quantity,revenue\n"
+
+
+def test_a_file_edited_in_place_stops_the_build_instead_of_quarantining_other_text(
+    tmp_path: Path,
+) -> None:
+    events = tmp_path / "events"
+    events.mkdir()
+    original = (
+        "e1,u1,2024-01-15T10:00:00Z,view,i1,1,\n"
+        "e2,u2,2024-01-16T10:00:00Z,purchase,i2,1,5.00\n"
+        "e3,u1,2024-01-17T10:00:00Z,purchase,i2,1,7.00\n"
+    )
+    (events / "b.csv").write_text(HEADER + original)
+    database = tmp_path / "ulm.duckdb"
+    assert build_events_alone(events / "*.csv", database).returncode == 0
+
+    # A line inserted at the top shifts every row of b.csv; a new file a.csv
+    # repeats e3, so the stored e3 (row 3 of b.csv) becomes a copy and its raw
+    # text is read back, from a row that now holds e2.
+    (events / "b.csv").write_text(
+        HEADER + "e0,u9,2024-01-14T10:00:00Z,view,i1,1,\n" + original
+    )
+    (events / "a.csv").write_text(
+        HEADER + "e3,u1,2024-01-17T10:00:00Z,purchase,i2,1,7.00\n"
+    )
+    result = build_events_alone(events / "*.csv", database)
+    output = output_of(result)
+
+    assert result.returncode != 0
+    assert "Row 3 of " in output and "b.csv was loaded as event e3" in output
+    assert "but now reads as e2: the file changed after it was loaded" in output
+    assert "dbt build --full-refresh" in output
+    # A full refresh judges the files as they are now: nothing is lost.
+    rebuilt = run_dbt(
+        ["build", "--full-refresh"],
+        database,
+        {
+            "raw_events_path": str(events / "*.csv"),
+            "raw_users_path": None,
+            "raw_items_path": None,
+        },
+        check=False,
+    )
+    assert rebuilt.returncode == 0
+    assert query(
+        database,
+        "select regexp_extract(source_file, '[ab][.]csv'), raw_event_id"
+        " from staging.stg_raw__events_rejected",
+    ) == [("b.csv", "e3")]
+    assert scalar(database, "select count(*) from staging.stg_raw__events") == 4
+
+
+def test_vars_that_judge_rows_cannot_change_under_an_incremental_build(
+    tmp_path: Path,
+) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text(
+        HEADER
+        + "e1,u1,2024-01-15T10:00:00Z,view,i1,1,\n"
+        + "e2,u2,2024-02-16T10:00:00Z,purchase,i2,1,5.00\n"
+    )
+    database = tmp_path / "ulm.duckdb"
+    first = build_events_alone(events, database, {"as_of_date": "2024-01-31"})
+    assert first.returncode == 0
+    assert query(
+        database, "select reject_reason from staging.stg_raw__events_rejected"
+    ) == [("after_as_of_date",)]
+
+    moved = build_events_alone(
+        events, database, {"as_of_date": "2024-02-29", "raw_timezone": "Europe/Paris"}
+    )
+    output = output_of(moved)
+    assert moved.returncode != 0
+    assert (
+        "The stored events were judged with other vars than this build's:"
+        ' as_of_date was "2024-01-31", now "2024-02-29"; raw_timezone was "UTC",'
+        ' now "Europe/Paris".'
+    ) in output
+    assert "dbt build --full-refresh" in output
+    # Nothing was rebuilt: the stored verdict stands until a full refresh.
+    assert query(
+        database, "select reject_reason from staging.stg_raw__events_rejected"
+    ) == [("after_as_of_date",)]
