@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from tests.conftest import PROJECT_ROOT, query, run_dbt, scalar
@@ -291,3 +292,47 @@ def test_vars_that_judge_rows_cannot_change_under_an_incremental_build(
     assert query(
         database, "select reject_reason from staging.stg_raw__events_rejected"
     ) == [("after_as_of_date",)]
+
+
+def test_a_glob_of_parquet_and_csv_files_stops_naming_one_of_each(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "a.csv").write_text(HEADER + "e1,u1,2024-01-15T10:00:00Z,view,i1,1,\n")
+    shutil.copy(PROJECT_ROOT / "data" / "sample" / "items.csv", folder / "b.csv")
+    duckdb.sql(
+        f"copy (select * from read_csv('{folder / 'a.csv'}'))"
+        f" to '{folder / 'c.PARQUET'}' (format parquet)"
+    )
+    result = build_events_alone(folder / "*", tmp_path / "ulm.duckdb")
+    output = output_of(result)
+
+    assert result.returncode != 0
+    assert (
+        f"matches Parquet files such as '{folder / 'c.PARQUET'}' and other files"
+        f" such as '{folder / 'a.csv'}'; one input is read as one format."
+    ) in output
+
+
+def test_paths_with_an_apostrophe_and_upper_case_parquet_are_read(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "o'brien"
+    folder.mkdir()
+    (folder / "events.csv").write_text(
+        HEADER
+        + "e1,u1,2024-01-15T10:00:00Z,view,i1,1,\n"
+        + "e2,u2,2024-01-16T10:00:00Z,purchase,i1,1,5.00\n"
+    )
+    parquet = tmp_path / "EVENTS.PARQUET"
+    duckdb.sql(
+        "copy (select * from read_csv('"
+        + str(folder / "events.csv").replace("'", "''")
+        + f"', all_varchar = true)) to '{parquet}' (format parquet)"
+    )
+    for events, name in ((folder / "events.csv", "csv"), (parquet, "parquet")):
+        database = tmp_path / name / "ulm.duckdb"
+        result = build_events_alone(events, database)
+        assert result.returncode == 0, output_of(result)[-2000:]
+        assert scalar(database, "select count(*) from staging.stg_raw__events") == 2
