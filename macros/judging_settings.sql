@@ -29,8 +29,8 @@
 
 {% macro judging_settings_comment(relation) %}
     {{ return(
-        "comment on table " ~ relation ~ " is '"
-        ~ judging_settings() | replace("'", "''") ~ "'"
+        "comment on table " ~ relation ~ " is "
+        ~ sql_string(judging_settings())
     ) }}
 {% endmacro %}
 

@@ -28,8 +28,7 @@
         {{ return(none) }}
     {%- endif -%}
     {%- set files = run_query(
-        "select file from glob('" ~ path | replace("'", "''")
-        ~ "') order by file"
+        "select file from glob(" ~ sql_string(path) ~ ") order by file"
     ).columns[0].values() -%}
     {%- if files | length == 0 -%}
         {{ exceptions.raise_compiler_error(
@@ -38,8 +37,12 @@
             ~ "CSV or Parquet file or a glob such as data/events/*.csv."
         ) }}
     {%- endif -%}
+    {%- set parquet_files = [] -%}
     {%- for file in files -%}
         {%- set suffix = file | lower -%}
+        {%- if suffix.endswith('.parquet') -%}
+            {%- do parquet_files.append(file) -%}
+        {%- endif -%}
         {%- if suffix.endswith(('.json', '.jsonl', '.ndjson', '.xlsx', '.xls',
             '.avro', '.orc', '.zip')) -%}
             {{ exceptions.raise_compiler_error(
@@ -48,10 +51,6 @@
                 ~ "Parquet (.parquet), or narrow the glob to those files."
             ) }}
         {%- endif -%}
-    {%- endfor -%}
-    {%- set parquet_files = [] -%}
-    {%- for file in files if (file | lower).endswith('.parquet') -%}
-        {%- do parquet_files.append(file) -%}
     {%- endfor -%}
     {%- if parquet_files and parquet_files | length < files | length -%}
         {%- set other = (files | reject('in', parquet_files) | list)[0] -%}
@@ -62,7 +61,7 @@
             ~ "to one of them, such as *.parquet or *.csv."
         ) }}
     {%- endif -%}
-    {%- for file in files if not (file | lower).endswith('.parquet') -%}
+    {%- for file in files if file not in parquet_files -%}
         {#- A line with an odd number of double quotes opens a quoted value
             that runs onto the next line, which the parallel reader cannot
             split. Read as Latin-1 here, where every byte is a character, so
@@ -72,8 +71,8 @@
             "select min(line_number) filter (where (length(line)"
             ~ " - length(replace(line, '\"', ''))) % 2 = 1), count(*)"
             ~ " from (select row_number() over () as"
-            ~ " line_number, line from read_csv('" ~ file | replace("'", "''")
-            ~ "', columns = {'line': 'varchar'}, header = false,"
+            ~ " line_number, line from read_csv(" ~ sql_string(file)
+            ~ ", columns = {'line': 'varchar'}, header = false,"
             ~ " delim = '\x1f', quote = '', escape = '', auto_detect = false,"
             ~ " strict_mode = false, encoding = 'latin-1'))"
         ).rows[0] -%}
@@ -96,8 +95,8 @@
             ) }}
         {%- endif -%}
         {%- set reader_errors = run_query(
-            "select count(*) from read_csv('" ~ file | replace("'", "''")
-            ~ "', header = true, all_varchar = true, null_padding = true, "
+            "select count(*) from read_csv(" ~ sql_string(file)
+            ~ ", header = true, all_varchar = true, null_padding = true, "
             ~ "store_rejects = true, rejects_limit = 1, "
             ~ "rejects_table = 'ulm_csv_errors', "
             ~ "rejects_scan = 'ulm_csv_scans');"
@@ -153,8 +152,8 @@
     {%- endif -%}
     {%- set stale = run_query(
         "select count(distinct source_file), min(source_file) from "
-        ~ relation ~ " where source_file not in (select file from glob('"
-        ~ path | replace("'", "''") ~ "'))"
+        ~ relation ~ " where source_file not in (select file from glob("
+        ~ sql_string(path) ~ "))"
     ).rows[0] -%}
     {%- if stale[0] > 0 -%}
         {{ exceptions.raise_compiler_error(
