@@ -1,9 +1,10 @@
 {#
     Accepted events with a session. A session id from the input is kept;
-    where it is missing, a new session starts at a user's first event and
-    after every gap longer than var session_gap_minutes. A derived session id
-    is the user id plus the session's start time, so it does not depend on
-    file order.
+    among a user's events without one, a new session starts at the first
+    and after every gap longer than var session_gap_minutes (macros
+    previous_sessionless_event_at and starts_derived_session). A derived
+    session id is the user id plus the session's start time, so it does not
+    depend on file order.
 #}
 
 {{ config(materialized='view') }}
@@ -17,24 +18,14 @@ events as (
 gaps as (
     select
         *,
-        lag(event_at) over (
-            partition by user_id
-            order by event_at, event_id
-        ) as previous_event_at
+        {{ previous_sessionless_event_at() }} as previous_event_at
     from events
 ),
 
 starts as (
     select
         *,
-        case
-            when previous_event_at is null then true
-            when
-                {{ dbt.datediff('previous_event_at', 'event_at', 'second') }}
-                > {{ var('session_gap_minutes', 30) }} * 60
-                then true
-            else false
-        end as is_session_start
+        {{ starts_derived_session('previous_event_at') }} as is_session_start
     from gaps
 ),
 
@@ -42,7 +33,7 @@ numbered as (
     select
         *,
         max(case when is_session_start then event_at end) over (
-            partition by user_id
+            partition by user_id, session_id is null
             order by event_at, event_id
             rows between unbounded preceding and current row
         ) as derived_session_started_at

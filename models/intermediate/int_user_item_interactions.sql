@@ -2,15 +2,15 @@
     One row per user, item and event type: how often and how recently the
     user touched the item. The *_before_holdout columns count only events
     before the holdout start (the end of as_of_date minus var
-    holdout_days), so the
-    recommendation metrics can train on the past and score the holdout
-    without another scan of the event log.
+    holdout_days), so the recommendation metrics can train on the past and
+    score the holdout without another scan of the event log. It reads the accepted events
+    straight from staging: nothing here needs a session.
 #}
 
 with
 
 events as (
-    select * from {{ ref('fct_events') }}
+    select * from {{ ref('stg_raw__events') }}
     where item_id is not null
 ),
 

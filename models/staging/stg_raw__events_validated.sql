@@ -16,8 +16,11 @@
     then by file name and row. Exact copies share their event_id (it is the
     given id or derived from the row's content), so only rows whose event_id
     occurs more than once are ranked. The raw file is read three times,
-    each time in one pass: once for the event ids alone, to find those that
-    repeat; once for the rows carrying them, judged and ranked (a handful);
+    each time in one pass: once for the hashes of the event ids alone, to
+    find those that repeat (grouping 64-bit hashes is far cheaper than
+    grouping the ids; two ids sharing a hash only bring a few more rows to
+    the ranking, which decides on the ids themselves); once for the rows
+    carrying them, judged and ranked (a handful);
     and once to judge every row (macro judged_raw_events) and attach the
     ranking's verdict. Holding all judged rows to rank them would take
     memory in proportion to the file.
@@ -80,7 +83,7 @@ judged as (
 
 event_ids as (
     select
-        {{ raw_event_id_or_derived() }} as event_id,
+        hash({{ raw_event_id_or_derived() }}) as event_id_hash,
         1 as is_new
     from {{ ref('stg_raw__events_mapped') }}
     {%- if is_incremental() %}
@@ -90,16 +93,16 @@ event_ids as (
         )
     union all
     select
-        stored.event_id,
+        hash(stored.event_id) as event_id_hash,
         0 as is_new
     from {{ this }} as stored
     {%- endif %}
 ),
 
-repeated_event_ids as (
-    select event_id
+repeated_event_id_hashes as (
+    select event_id_hash
     from event_ids
-    group by event_id
+    group by event_id_hash
     having count(*) > 1 and max(is_new) = 1
 ),
 
@@ -118,8 +121,10 @@ contested_new_rows as (
         {%- endif %}
     ) as candidates
     where
-        candidate_event_id
-        in (select repeated_event_ids.event_id from repeated_event_ids)
+        hash(candidate_event_id) in (
+            select repeated_event_id_hashes.event_id_hash
+            from repeated_event_id_hashes
+        )
 ),
 
 contested as (
@@ -134,7 +139,10 @@ contested as (
         true as is_stored
     from {{ this }}
     where
-        event_id in (select repeated_event_ids.event_id from repeated_event_ids)
+        hash(event_id) in (
+            select repeated_event_id_hashes.event_id_hash
+            from repeated_event_id_hashes
+        )
     {%- endif %}
 ),
 

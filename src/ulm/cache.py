@@ -15,7 +15,9 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +29,37 @@ _lock = threading.Lock()
 
 
 def frame_fingerprint(frame: pd.DataFrame) -> str:
-    """Content hash of a frame: its columns, dtypes and every value in order."""
+    """Content hash of a frame: its columns, dtypes and every value in order.
+
+    Each column is hashed from its memory as it lies: the bytes of a NumPy
+    column, the buffers (validity, offsets, data) of an Arrow-backed one,
+    with each chunk's length and offset. That reads a column of millions of
+    strings in a fraction of the time per-value hashing takes. Equal buffers
+    mean equal values; equal values laid out otherwise (other chunks, a
+    slice of a larger buffer) only miss the cache, which fits anew. Python
+    object columns fall back to pandas' per-value hash.
+    """
     digest = hashlib.sha256()
     schema = [(str(column), str(dtype)) for column, dtype in frame.dtypes.items()]
     digest.update(repr(schema).encode())
-    row_hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    digest.update(row_hashes.tobytes())
+    for _, column in frame.items():
+        _update_with_column(digest, column)
     return digest.hexdigest()
+
+
+def _update_with_column(digest: Any, column: pd.Series) -> None:
+    values = column.array
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind != "O":
+        digest.update(np.ascontiguousarray(column.to_numpy()).tobytes())
+    elif hasattr(values, "__arrow_array__"):
+        arrow = values.__arrow_array__()
+        chunks = arrow.chunks if isinstance(arrow, pa.ChunkedArray) else [arrow]
+        for chunk in chunks:
+            digest.update(repr((len(chunk), chunk.offset)).encode())
+            for buffer in chunk.buffers():
+                digest.update(b"-" if buffer is None else buffer)
+    else:
+        digest.update(pd.util.hash_pandas_object(column, index=False).to_numpy())
 
 
 def cached_call(

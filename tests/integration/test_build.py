@@ -77,6 +77,25 @@ def assert_public_tables_plausible(database: Path) -> None:
     )[0]
     assert (low, high) == (1, 5)
 
+    # The daily grain counts sessions without naming them; it must count the
+    # sessions fct_events names, day by day.
+    days_counted_otherwise = scalar(
+        database,
+        """
+        select count(*)
+        from intermediate.int_user_daily_activity as daily
+        full outer join (
+            select user_id, event_date, count(distinct session_id) as sessions
+            from marts.fct_events
+            group by user_id, event_date
+        ) as named
+            on daily.user_id = named.user_id
+            and daily.activity_date = named.event_date
+        where daily.sessions is distinct from named.sessions
+        """,
+    )
+    assert days_counted_otherwise == 0
+
     bad_probabilities = scalar(
         database,
         "select count(*) from marts.ml_churn_scores"

@@ -236,6 +236,41 @@ def test_node_timings_group_features_python_models_and_tests() -> None:
     assert timings["slowest"][0] == ["model.ulm.stg_events", 10.0]
 
 
+def test_feature_path_is_built_alone_and_timed_by_dbt() -> None:
+    selection = bench_scale.feature_path_selection()
+    assert selection[:3] == ["--select", "+fct_user_rfm", "+fct_user_activity"]
+    assert "test" not in selection and selection.count("--resource-type") == 2
+
+    run_results = {
+        "elapsed_time": 12.345,
+        "results": [
+            {
+                "unique_id": "seed.ulm.event_types",
+                "execution_time": 0.1,
+                "status": "success",
+            },
+            {
+                "unique_id": "model.ulm.stg_events",
+                "execution_time": 8.0,
+                "status": "success",
+            },
+            {
+                "unique_id": "model.ulm.fct_user_rfm",
+                "execution_time": 1.234,
+                "status": "success",
+            },
+        ],
+    }
+    timings = bench_scale.feature_path_timings(run_results)
+    assert timings == {
+        "succeeded": True,
+        "dbt_elapsed_seconds": 12.35,
+        "models": {"fct_user_rfm": 1.23, "stg_events": 8.0},
+    }
+    run_results["results"][1]["status"] = "error"
+    assert bench_scale.feature_path_timings(run_results)["succeeded"] is False
+
+
 def _scale(events: int, raw_rows: int, **figures: float | None) -> dict:
     implicit = (
         None
@@ -251,9 +286,10 @@ def _scale(events: int, raw_rows: int, **figures: float | None) -> dict:
         "build": {
             "wall_seconds": figures["build"],
             "peak_rss_bytes": figures["rss_gib"] * bench_scale.GIB,
-            "feature_sql_seconds": figures["feature_sql"],
+            "feature_sql_seconds": 99.0,
             "python_seconds": 1.0,
         },
+        "feature_path": {"dbt_elapsed_seconds": figures["feature_sql"]},
         "floor_sql": {"sql_seconds": figures["floor"]},
         "item_cf": {
             "ulm": {

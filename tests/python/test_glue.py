@@ -127,6 +127,25 @@ def test_fingerprint_sees_values_order_and_types() -> None:
         base.astype("float64")
     )
 
+    # Arrow-backed strings are hashed from their buffers: a changed value, a
+    # missing value against an empty one, and another order all tell apart.
+    words = pd.DataFrame({"w": pd.array(["ab", "c", ""], dtype="string[pyarrow]")})
+    same = words.copy()
+    assert cache.frame_fingerprint(words) == cache.frame_fingerprint(same)
+    for other in (["ab", "d", ""], ["ab", "c", None], ["c", "ab", ""], ["abc", "", ""]):
+        changed = pd.DataFrame({"w": pd.array(other, dtype="string[pyarrow]")})
+        assert cache.frame_fingerprint(words) != cache.frame_fingerprint(changed)
+    # A slice of the same buffers is other content.
+    assert cache.frame_fingerprint(words.iloc[1:]) != cache.frame_fingerprint(
+        words.iloc[:2]
+    )
+    # Python objects fall back to hashing each value.
+    objects = pd.DataFrame({"o": pd.Series([("a", 1), ("b", 2)], dtype=object)})
+    swapped = pd.DataFrame({"o": pd.Series([("b", 2), ("a", 1)], dtype=object)})
+    assert cache.frame_fingerprint(objects) != cache.frame_fingerprint(swapped)
+    times = pd.DataFrame({"t": pd.to_datetime(["2024-01-01", "2024-01-02"])})
+    assert cache.frame_fingerprint(times) != cache.frame_fingerprint(times[::-1])
+
 
 def test_as_of_bounds_names_the_problem_when_nothing_was_accepted() -> None:
     empty = pd.DataFrame({"as_of_date": pd.Series([], dtype="datetime64[ns]")})

@@ -2,7 +2,9 @@
     Activity features per user, all measured at as_of_date from the daily
     activity grain. A window of N days ends on as_of_date and includes it.
     Sessions in a window are summed per day, so a session that crosses
-    midnight counts on both days.
+    midnight counts on both days. Breadth (distinct items and categories)
+    reads the accepted events in staging: their distinct user-item pairs
+    cost less to find than reading int_user_item_interactions back.
 #}
 
 {%- set windows = [7, 30, 90] -%}
@@ -13,8 +15,8 @@ daily as (
     select * from {{ ref('int_user_daily_activity') }}
 ),
 
-interactions as (
-    select * from {{ ref('int_user_item_interactions') }}
+events as (
+    select * from {{ ref('stg_raw__events') }}
 ),
 
 items as (
@@ -66,14 +68,22 @@ windows as (
     group by user_id
 ),
 
+user_items as (
+    select distinct
+        user_id,
+        item_id
+    from events
+    where item_id is not null
+),
+
 breadth as (
     select
-        interactions.user_id,
-        count(distinct interactions.item_id) as distinct_items,
+        user_items.user_id,
+        count(*) as distinct_items,
         count(distinct items.category) as distinct_categories
-    from interactions
-    left join items on interactions.item_id = items.item_id
-    group by interactions.user_id
+    from user_items
+    left join items on user_items.item_id = items.item_id
+    group by user_items.user_id
 ),
 
 final as (
