@@ -12,4 +12,5 @@ def model(dbt, session):
         columns=pipelines.CF_INTERACTION_COLUMNS,
     )
     as_of = frames.to_pandas(dbt.ref("int_as_of_date"))
-    return pipelines.item_similarities(interactions, as_of, config)
+    # Many rows: dbt-duckdb writes an Arrow table faster than pandas.
+    return frames.to_arrow(pipelines.item_similarities(interactions, as_of, config))

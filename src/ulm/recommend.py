@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from scipy import sparse
 
 from ulm import item_neighbours, ranking_metrics
@@ -147,11 +148,19 @@ def build_matrix(
         & interactions["user_id"].notna().to_numpy()
         & interactions["item_id"].notna().to_numpy()
     )
-    rows = interactions[required] if keep.all() else interactions.loc[keep, required]
+    # The id columns are encoded whole and their codes cut to the kept rows:
+    # cheaper than copying millions of kept strings first.
+    kept_all = bool(keep.all())
+    timed = [at_column] if at_column in required else []
+    rows = interactions if kept_all else interactions.loc[keep, ["event_type", *timed]]
     counts = counts[keep]
 
-    user_codes, user_ids = _sorted_codes(rows["user_id"])
-    item_codes, item_ids = _sorted_codes(rows["item_id"])
+    user_codes, user_ids = _sorted_codes(
+        interactions["user_id"], None if kept_all else keep
+    )
+    item_codes, item_ids = _sorted_codes(
+        interactions["item_id"], None if kept_all else keep
+    )
     type_codes, event_types = pd.factorize(rows["event_type"])
     type_weights = np.array([weights.get(t, 0.0) for t in event_types] + [0.0])
     row_weights = type_weights[type_codes] * scaled_counts(counts, count_scale)
@@ -670,9 +679,37 @@ def _counts(column: pd.Series) -> np.ndarray:
     return pd.to_numeric(column).fillna(0).to_numpy(dtype=np.float64)
 
 
-def _sorted_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    codes, uniques = pd.factorize(ids, sort=True)
-    return codes, np.asarray(uniques, dtype=object)
+def _sorted_codes(
+    ids: pd.Series, keep: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of the ids into their sorted distinct values, and those values.
+
+    With ``keep`` (a boolean mask), only the kept rows are coded and only the
+    values they use are returned; kept rows must not be null. Without it no
+    id may be null. Arrow-backed strings are dictionary-encoded by Arrow and
+    only the distinct values are sorted (byte order of UTF-8, which is code
+    point order, the order Python sorts str in); anything else goes through
+    pandas.
+    """
+    if hasattr(ids.array, "__arrow_array__"):
+        encoded = pc.dictionary_encode(ids.array.__arrow_array__()).combine_chunks()
+        order = pc.array_sort_indices(encoded.dictionary).to_numpy()
+        rank = np.empty(order.size, dtype=np.int64)
+        rank[order] = np.arange(order.size)
+        # Null ids get code 0 here; they are never among the kept rows.
+        indices = encoded.indices.fill_null(0).to_numpy()
+        codes = rank[indices] if order.size else np.zeros(indices.size, np.int64)
+        values = encoded.dictionary.take(pa.array(order)).to_numpy(zero_copy_only=False)
+    else:
+        codes, values = pd.factorize(ids, sort=True)
+    values = np.asarray(values, dtype=object)
+    if keep is None:
+        return codes, values
+    codes = codes[keep]
+    used = np.zeros(values.size, dtype=bool)
+    used[codes] = True
+    compact = np.cumsum(used) - 1
+    return compact[codes], values[used]
 
 
 def _utc_timestamp(value: Any) -> pd.Timestamp:

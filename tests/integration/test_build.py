@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pytest
 import yaml
 
@@ -184,3 +185,34 @@ def test_uci_online_retail_build(uci_build: Path) -> None:
     assert scalar(uci_build, "select count(*) from marts.dim_users") == 4_372
     as_of = scalar(uci_build, "select as_of_date from intermediate.int_as_of_date")
     assert str(as_of) == "2011-12-09"
+
+
+def test_key_tests_find_exactly_the_repeated_keys(sample_build: Path) -> None:
+    """The project's unique and unique_combination_of_columns tests, as
+    compiled for the build, run against keys with known repeats: each
+    repeated key is reported once with its count, and keys that occur once
+    are not. A null id is no key (as in dbt's unique); a combination with a
+    null part is a key like any other."""
+    compiled = sample_build.parent / "target" / "compiled" / "ulm" / "models"
+    unique_sql = (
+        compiled / "staging/_staging__models.yml/unique_stg_raw__events_event_id.sql"
+    ).read_text()
+    combination_sql = next(
+        text
+        for path in compiled.rglob("unique_combination_of_columns*.sql")
+        if '"stg_raw__events_validated"' in (text := path.read_text())
+    )
+    events = "(values ('a'), ('b'), ('a'), (null), (null), ('a'), ('c')) as t(event_id)"
+    rows = (
+        "(values ('f1', 1), ('f1', 2), ('f2', 1), ('f1', 2), (null, 3), (null, 3))"
+        " as t(source_file, raw_row_number)"
+    )
+    with duckdb.connect() as connection:
+        found = connection.execute(
+            unique_sql.replace('"ulm"."staging"."stg_raw__events"', events)
+        ).fetchall()
+        assert found == [("a", 3)]
+        found = connection.execute(
+            combination_sql.replace('"ulm"."staging"."stg_raw__events_validated"', rows)
+        ).fetchall()
+        assert sorted(found, key=str) == [("f1", 2, 2), (None, 3, 2)]

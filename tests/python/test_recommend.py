@@ -718,3 +718,13 @@ def test_ranking_metrics_by_hand():
     assert ranking_metrics.hit_rate_at_k(hit_counts) == pytest.approx(2 / 3)
     assert ranking_metrics.catalog_coverage(np.array([3, 1, 3]), 4) == 0.5
     assert math.isnan(ranking_metrics.precision_at_k(np.array([]), 2))
+
+
+def test_sorted_codes_agree_for_arrow_strings_and_python_objects() -> None:
+    ids = ["u10", "u2", "ä", "u10", "U1", "b", "u2", "Zz", "é"]
+    from_arrow = cf._sorted_codes(pd.Series(ids, dtype="string[pyarrow]"))
+    from_objects = cf._sorted_codes(pd.Series(ids, dtype=object))
+    values = sorted(set(ids))
+    assert from_arrow[1].tolist() == from_objects[1].tolist() == values
+    expected_codes = [values.index(i) for i in ids]
+    assert from_arrow[0].tolist() == from_objects[0].tolist() == expected_codes
