@@ -33,12 +33,7 @@ gaps as (
 
 flagged as (
     select
-        user_id,
-        session_id,
-        item_id,
-        event_type,
-        revenue,
-        event_at,
+        * exclude (previous_event_at),
         cast(event_at as date) as activity_date,
         event_type in {{ sql_string_list(var('activation_event_types')) }}
             as is_key_action,
