@@ -5,7 +5,9 @@
 
 {# Timestamp text -> UTC timestamp without time zone.
    Accepts ISO-8601 with 'T' (or 't') or a space, optional fraction, an
-   offset (Z, +hh:mm, +hhmm, +hh, also after a space), a zone name suffix
+   offset (Z, +hh:mm, +hhmm, +hh, also after a space; hours up to 14 and
+   minutes up to 59, as clocks use: DuckDB would read +25:00 or +05:75 and
+   the cast to a local time would drop any offset), a zone name suffix
    such as ' UTC' or ' America/New_York', and epoch numbers: 9-10 digits
    are seconds (a fraction allowed), 12-13 milliseconds, 15-16
    microseconds. Text without an offset after its time of day (a date alone
@@ -24,6 +26,9 @@
 {% macro duckdb__parse_timestamp_utc(text) -%}
     {%- set iso_prefix = '[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]'
         ~ '[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,9})?' -%}
+    {%- set time_then = ':[0-9]{2}([.][0-9]+)?' -%}
+    {%- set any_offset = '[+-][0-9]{2}(:?[0-9]{2})?' -%}
+    {%- set real_offset = '[+-](0[0-9]|1[0-4])(:?[0-5][0-9])?' -%}
     {%- set value -%}
         regexp_replace(
             regexp_replace(
@@ -38,7 +43,7 @@
     {%- endset -%}
     case
         when regexp_full_match(
-            {{ text }}, '{{ iso_prefix }}(Z|[+-][0-9]{2}(:?[0-9]{2})?)'
+            {{ text }}, '{{ iso_prefix }}(Z|{{ real_offset }})'
         )
             then timezone('UTC', try_cast({{ text }} as timestamptz))
         when regexp_full_match({{ text }}, '{{ iso_prefix }}')
@@ -49,6 +54,11 @@
                     try_cast({{ text }} as timestamp)
                 )
             )
+        when regexp_matches({{ value }}, '{{ time_then }}{{ any_offset }}$')
+            and not regexp_matches(
+                {{ value }}, '{{ time_then }}{{ real_offset }}$'
+            )
+            then null
         when regexp_full_match({{ value }}, '[0-9]{9,10}')
             then make_timestamp(cast({{ value }} as bigint) * 1000000)
         when regexp_full_match({{ value }}, '[0-9]{9,10}[.][0-9]{1,9}')

@@ -16,7 +16,9 @@
 
     starts_derived_session(previous_event_at): true when an event without a
     session id opens a derived session: it is the user's first such event or
-    follows the previous one by more than var session_gap_minutes.
+    follows the previous one by more than var session_gap_minutes, measured
+    to the microsecond (a count of whole-second boundaries would split
+    10:00:00.9 -> 10:30:01.0 but not 10:00:00.0 -> 10:30:00.9).
 #}
 {% macro previous_sessionless_event_at(by_event_id=true) -%}
 lag(event_at) over (
@@ -30,8 +32,8 @@ lag(event_at) over (
     session_id is null
     and (
         {{ previous_event_at }} is null
-        or {{ dbt.datediff(previous_event_at, 'event_at', 'second') }}
-        > {{ var('session_gap_minutes', 30) }} * 60
+        or epoch_us(event_at) - epoch_us({{ previous_event_at }})
+        > cast({{ var('session_gap_minutes', 30) }} as bigint) * 60000000
     )
 )
 {%- endmacro %}

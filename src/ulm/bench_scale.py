@@ -117,7 +117,7 @@ ACTIVITY_COLUMNS = {
 # event_type, item_id, quantity and revenue as parsed), marks
 # session starts on the clean rows, folds them into one row per user and day,
 # and computes both marts from those rows. Placeholders: {events_path},
-# {items_path}, {event_types_path}, {session_gap_seconds},
+# {items_path}, {event_types_path}, {session_gap_microseconds},
 # {future_tolerance_hours}.
 FLOOR_SQL = """
 create temp table event_types as
@@ -219,9 +219,9 @@ deduplicated as (
 select
     *,
     coalesce(
-        date_diff('second', lag(event_at) over (
+        epoch_us(event_at) - epoch_us(lag(event_at) over (
             partition by user_id order by event_at, event_id
-        ), event_at) > {session_gap_seconds},
+        )) > {session_gap_microseconds},
         true
     ) as is_session_start
 from deduplicated;
@@ -801,7 +801,7 @@ def floor_sql(
         events_path=literal(events_path),
         items_path=literal(items_path),
         event_types_path=literal(event_types_path),
-        session_gap_seconds=int(session_gap_minutes) * 60,
+        session_gap_microseconds=int(session_gap_minutes) * 60_000_000,
         future_tolerance_hours=int(future_tolerance_hours),
     )
 

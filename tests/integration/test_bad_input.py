@@ -428,6 +428,21 @@ def test_duplicates_inside_a_file_and_across_batches(batch_builds) -> None:
     assert outcomes[("batch_2024_11", "dup-cross-earlier")] == ["accepted"]
     assert outcomes[("batch_2024_10", "dup-cross-later")] == ["accepted"]
     assert outcomes[("batch_2024_11", "dup-cross-later")] == ["duplicate_event_id"]
+    # u7's only event is taken by u8's earlier copy in batch 2: u7 leaves the
+    # event log and the users instead of keeping a stale row.
+    assert outcomes[("batch_2024_10", "dup-cross-taken")] == ["duplicate_event_id"]
+    assert query(
+        batch_builds["incremental"],
+        "select user_id, cast(revenue as double) from marts.fct_events"
+        " where event_id = 'dup-cross-taken' or user_id = 'u7'",
+    ) == [("u8", 9.0)]
+    assert (
+        scalar(
+            batch_builds["incremental"],
+            "select count(*) from marts.dim_users where user_id = 'u7'",
+        )
+        == 0
+    )
     assert scalar(
         batch_builds["incremental"],
         "select event_at from marts.fct_events where event_id = 'dup-cross-earlier'",

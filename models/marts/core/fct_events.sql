@@ -5,7 +5,9 @@
 
     Incremental by user: a run rebuilds every event of each user touched by
     a file not loaded before (or by a duplicate that file resolves), since a
-    late event can merge or split that user's derived sessions. The result
+    late event can merge or split that user's derived sessions. A touched
+    user left with no accepted event loses their rows in a pre-hook, since
+    delete+insert only replaces the users the new rows name. The result
     equals a full refresh.
 #}
 
@@ -16,32 +18,15 @@
     incremental_strategy='delete+insert',
     unique_key='user_id',
     on_schema_change='fail',
+    pre_hook="{{ delete_events_of_users_left_without_any(this) }}",
 ) }}
 
 with
 
 {%- if is_incremental() %}
 
-validated as (
-    select * from {{ ref('stg_raw__events_validated') }}
-),
-
-new_file_rows as (
-    select
-        validated.user_id,
-        validated.event_id
-    from validated
-    where validated.source_file not in (
-        select loaded.source_file from {{ this }} as loaded
-    )
-),
-
 touched_users as (
-    select user_id from new_file_rows
-    union
-    select validated.user_id
-    from validated
-    inner join new_file_rows on validated.event_id = new_file_rows.event_id
+    {{ events_touched_users(this) }}
 ),
 {%- endif %}
 
