@@ -7,12 +7,14 @@
 
     judging_settings_comment(relation): the statement that records them as
     the comment of the judged table (a post-hook of
-    stg_raw__events_validated).
+    stg_raw__events_validated), with the size in bytes of every file the
+    table holds rows of, under the key file_sizes.
 
     check_judging_settings(relation): on an incremental build, stops with a
     message naming every var that differs from what the stored rows were
-    judged with, and says to run --full-refresh. A table without the
-    record (built by an earlier version) is not checked.
+    judged with, and says to run --full-refresh; first it stops when a
+    loaded file has changed size (macro check_stored_file_sizes). A table
+    without the record (built by an earlier version) is not checked.
 #}
 {% macro judging_settings() %}
     {%- set settings = {
@@ -28,9 +30,11 @@
 {% endmacro %}
 
 {% macro judging_settings_comment(relation) %}
+    {%- set record = fromjson(judging_settings()) -%}
+    {%- do record.update({'file_sizes': stored_file_sizes(relation)}) -%}
     {{ return(
         "comment on table " ~ relation ~ " is "
-        ~ sql_string(judging_settings())
+        ~ sql_string(tojson(record, sort_keys=true))
     ) }}
 {% endmacro %}
 
@@ -48,6 +52,9 @@
         {{ return(none) }}
     {%- endif -%}
     {%- set stored = fromjson(stored_text) -%}
+    {%- do check_stored_file_sizes(
+        relation, stored.get('file_sizes'), 'raw_events_path'
+    ) -%}
     {%- set current = fromjson(judging_settings()) -%}
     {%- set changed = [] -%}
     {%- for name in current | sort -%}

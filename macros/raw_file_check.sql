@@ -166,3 +166,52 @@
         ) }}
     {%- endif -%}
 {% endmacro %}
+
+{#
+    stored_file_sizes(relation): {file: size in bytes} for every file of
+    var raw_events_path that `relation` holds rows of, as the files are now.
+    read_blob gives sizes without reading the files.
+
+    check_stored_file_sizes(relation, recorded, path_var): on an incremental
+    run, stop when a file the table holds rows of has another size than
+    `recorded` (the sizes stored when it was loaded). A run reads only files
+    it has not seen, so rows appended to a loaded file, or a file rewritten,
+    would be left out without a word.
+#}
+{% macro stored_file_sizes(relation) %}
+    {%- set path = var('raw_events_path') | string -%}
+    {%- if not execute or path | lower in ('', 'none', 'null') -%}
+        {{ return({}) }}
+    {%- endif -%}
+    {%- set rows = run_query(
+        "select blob.filename, blob.size from read_blob("
+        ~ sql_string(path) ~ ") as blob where blob.filename in ("
+        ~ "select distinct stored.source_file from " ~ relation
+        ~ " as stored) order by blob.filename"
+    ).rows -%}
+    {%- set sizes = {} -%}
+    {%- for row in rows -%}
+        {%- do sizes.update({row[0]: row[1] | int}) -%}
+    {%- endfor -%}
+    {{ return(sizes) }}
+{% endmacro %}
+
+{% macro check_stored_file_sizes(relation, recorded, path_var) %}
+    {%- if not execute or not recorded -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set current = stored_file_sizes(relation) -%}
+    {%- for file in recorded | sort -%}
+        {%- if file in current and current[file] != recorded[file] -%}
+            {{ exceptions.raise_compiler_error(
+                "The file '" ~ file ~ "' (var " ~ path_var ~ ") has changed "
+                ~ "since it was loaded: it was " ~ recorded[file] ~ " bytes, "
+                ~ "now " ~ current[file] ~ ". An incremental build reads only "
+                ~ "files it has not seen, so rows added to or changed in a "
+                ~ "loaded file would be left out. Put new events in a new "
+                ~ "file, or rebuild from the files as they are with "
+                ~ "`dbt build --full-refresh`."
+            ) }}
+        {%- endif -%}
+    {%- endfor -%}
+{% endmacro %}

@@ -30,7 +30,9 @@
     them (those stored rows are written again with their new verdict), so a
     duplicate across batches is caught and the result equals a full refresh
     on all files. A file is read once: a file changed in place, or a new
-    row in the seed event_types, needs --full-refresh. A run whose
+    row in the seed event_types, needs --full-refresh, and a run stops when
+    a loaded file has changed size (rows appended to it would be left out;
+    macro check_stored_file_sizes). A run whose
     raw_events_path no longer matches a file already stored stops and says
     so (macro check_stored_files), and so does a run whose vars would judge
     rows differently than the stored rows were judged (macro

@@ -149,6 +149,52 @@ def test_a_warehouse_pointed_at_other_files_stops_until_a_full_refresh(
     )
 
 
+def test_rows_appended_to_a_loaded_file_stop_the_build_until_a_full_refresh(
+    tmp_path: Path,
+) -> None:
+    events = tmp_path / "events.csv"
+    header_and_first = (
+        "event_id,user_id,event_at,event_type,item_id\n"
+        "a1,u1,2024-01-01T10:00:00Z,view,i1\n"
+    )
+    events.write_text(header_and_first)
+    database = tmp_path / "warehouse" / "ulm.duckdb"
+    database.parent.mkdir()
+    first = build_events_alone(events, database, {})
+    assert first.returncode == 0, output_of(first)[-3000:]
+
+    events.write_text(header_and_first + "a2,u1,2024-01-02T10:00:00Z,view,i2\n")
+    appended = build_events_alone(events, database, {})
+    output = output_of(appended)
+
+    assert appended.returncode != 0
+    size_before = len(header_and_first)
+    size_after = events.stat().st_size
+    assert (
+        f"The file '{events}' (var raw_events_path) has changed since it was "
+        f"loaded: it was {size_before} bytes, now {size_after}." in output
+    )
+    assert "dbt build --full-refresh" in output
+    assert "Traceback" not in output
+    assert scalar(database, "select count(*) from marts.fct_events") == 1
+
+    rebuilt = run_dbt(
+        ["build", "--full-refresh"],
+        database,
+        {
+            "raw_events_path": str(events),
+            "raw_users_path": None,
+            "raw_items_path": None,
+        },
+        check=False,
+    )
+    assert rebuilt.returncode == 0, output_of(rebuilt)[-3000:]
+    assert scalar(database, "select count(*) from marts.fct_events") == 2
+    # Built again with nothing changed, the incremental run goes through.
+    again = build_events_alone(events, database, {})
+    assert again.returncode == 0, output_of(again)[-3000:]
+
+
 def test_a_mapping_to_a_column_the_file_lacks_names_the_var(tmp_path: Path) -> None:
     events = tmp_path / "events.csv"
     events.write_text(
