@@ -271,12 +271,13 @@ def test_a_file_edited_in_place_stops_the_build_instead_of_quarantining_other_te
     database = tmp_path / "ulm.duckdb"
     assert build_events_alone(events / "*.csv", database).returncode == 0
 
-    # A line inserted at the top shifts every row of b.csv; a new file a.csv
-    # repeats e3, so the stored e3 (row 3 of b.csv) becomes a copy and its raw
-    # text is read back, from a row that now holds e2.
-    (events / "b.csv").write_text(
-        HEADER + "e0,u9,2024-01-14T10:00:00Z,view,i1,1,\n" + original
-    )
+    # Rows 2 and 3 of b.csv swap places, so the file keeps its size (a file
+    # that changed size stops the build earlier, before any row is read); a
+    # new file a.csv repeats e3, so the stored e3 (row 3 of b.csv) becomes a
+    # copy and its raw text is read back, from a row that now holds e2.
+    lines = original.splitlines(keepends=True)
+    (events / "b.csv").write_text(HEADER + lines[0] + lines[2] + lines[1])
+    assert (events / "b.csv").stat().st_size == len(HEADER + original)
     (events / "a.csv").write_text(
         HEADER + "e3,u1,2024-01-17T10:00:00Z,purchase,i2,1,7.00\n"
     )
@@ -304,7 +305,7 @@ def test_a_file_edited_in_place_stops_the_build_instead_of_quarantining_other_te
         "select regexp_extract(source_file, '[ab][.]csv'), raw_event_id"
         " from staging.stg_raw__events_rejected",
     ) == [("b.csv", "e3")]
-    assert scalar(database, "select count(*) from staging.stg_raw__events") == 4
+    assert scalar(database, "select count(*) from staging.stg_raw__events") == 3
 
 
 def test_vars_that_judge_rows_cannot_change_under_an_incremental_build(
