@@ -6,15 +6,17 @@
 {# Timestamp text -> UTC timestamp without time zone.
    Accepts ISO-8601 with 'T' (or 't') or a space, optional fraction, an
    offset (Z, +hh:mm, +hhmm, +hh, also after a space; hours up to 14 and
-   minutes up to 59, as clocks use: DuckDB would read +25:00 or +05:75 and
-   the cast to a local time would drop any offset), a zone name suffix
+   minutes up to 59, as clocks use), a zone name suffix
    such as ' UTC' or ' America/New_York', and epoch numbers: 9-10 digits
    are seconds (a fraction allowed), 12-13 milliseconds, 15-16
    microseconds. Text without an offset after its time of day (a date alone
    included) is read in var raw_timezone; a local time that a daylight
    saving change makes ambiguous or skips is read with the offset in force
    after the change when the clock falls back (01:30 on a fall-back night
-   is the second 01:30) and before it when the clock springs forward. #}
+   is the second 01:30) and before it when the clock springs forward.
+   Any other sign after the time of day (+25:00, +05:75, +05:30:00, +5:30,
+   UTC+05:30) makes the text unreadable: DuckDB would read some of them,
+   and its cast to a local time drops whatever offset it does not know. #}
 {% macro parse_timestamp_utc(text) %}
     {{ return(adapter.dispatch('parse_timestamp_utc', 'ulm')(text)) }}
 {% endmacro %}
@@ -27,7 +29,6 @@
     {%- set iso_prefix = '[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]'
         ~ '[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,9})?' -%}
     {%- set time_then = ':[0-9]{2}([.][0-9]+)?' -%}
-    {%- set any_offset = '[+-][0-9]{2}(:?[0-9]{2})?' -%}
     {%- set real_offset = '[+-](0[0-9]|1[0-4])(:?[0-5][0-9])?' -%}
     {%- set value -%}
         regexp_replace(
@@ -54,7 +55,7 @@
                     try_cast({{ text }} as timestamp)
                 )
             )
-        when regexp_matches({{ value }}, '{{ time_then }}{{ any_offset }}$')
+        when regexp_matches({{ value }}, '[0-9]{{ time_then }}[^+-]*[+-]')
             and not regexp_matches(
                 {{ value }}, '{{ time_then }}{{ real_offset }}$'
             )
