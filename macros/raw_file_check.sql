@@ -33,8 +33,8 @@
     {%- if files | length == 0 -%}
         {{ exceptions.raise_compiler_error(
             "var " ~ path_var ~ " is '" ~ path ~ "', which matches no file "
-            ~ "(relative paths start at the project root). Point it at a "
-            ~ "CSV or Parquet file or a glob such as data/events/*.csv."
+            ~ "(a relative path starts at the directory dbt runs in). Point "
+            ~ "it at a CSV or Parquet file or a glob such as data/events/*.csv."
         ) }}
     {%- endif -%}
     {%- set parquet_files = [] -%}
