@@ -24,7 +24,9 @@
 {#- The common ISO-8601 forms (date, 'T' or a space, time, optional
     fraction, then Z or a numeric offset, or nothing) are read by one
     cast after one pattern test: the general rules below give the same
-    instant for them, after three rewrites and up to five pattern tests. -#}
+    instant for them, after three rewrites and up to seven pattern tests.
+    A sign after the time of day that is not a real offset is refused
+    before any cast: both casts below would read or drop it. -#}
 {% macro duckdb__parse_timestamp_utc(text) -%}
     {%- set iso_prefix = '[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]'
         ~ '[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,9})?' -%}
