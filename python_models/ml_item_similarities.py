@@ -7,8 +7,8 @@ def model(dbt, session):
     dbt.config(materialized="table")
     config = settings.from_dbt(dbt.config.get("ulm_settings"))
     interactions = frames.to_pandas(
+        # stored in key order (in_key_order checks it): read without a sort
         dbt.ref("int_user_item_interactions"),
-        order_by=pipelines.INTERACTION_KEYS,
         columns=pipelines.CF_INTERACTION_COLUMNS,
     )
     as_of = frames.to_pandas(dbt.ref("int_as_of_date"))

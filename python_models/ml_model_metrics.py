@@ -23,8 +23,8 @@ def model(dbt, session):
     )
     recommendation_part = pipelines.recommendation_metrics(
         frames.to_pandas(
+            # stored in key order (in_key_order checks it): read without a sort
             dbt.ref("int_user_item_interactions"),
-            order_by=pipelines.INTERACTION_KEYS,
             columns=pipelines.EVALUATION_INTERACTION_COLUMNS,
         ),
         as_of,

@@ -54,6 +54,7 @@ def in_key_order(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """
     if is_in_key_order(frame, keys):
         return frame.reset_index(drop=True)
+    log.info("sorting %d rows by %s: the input was not in key order", len(frame), keys)
     return frame.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
