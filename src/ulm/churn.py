@@ -144,6 +144,8 @@ from sklearn.ensemble import (
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 from threadpoolctl import threadpool_limits
 
+from ulm import occlusion
+
 with warnings.catch_warnings():
     # lifetimes sets a pandas option that pandas 3 deprecates
     warnings.simplefilter("ignore")
@@ -986,13 +988,35 @@ def occlusion_contributions(
     """Probability and, per feature, the log-odds drop when set to reference.
 
     Rows with a probability below ``min_probability`` get no contributions (0).
+    The drops come from the trees that split on each feature
+    (``ulm.occlusion``); for a model whose trees cannot be read that way, from
+    one prediction of the whole model per feature.
     """
     if len(features) == 0:
         return np.empty(0), np.empty((0, features.shape[1]))
     probability = model.predict_proba(features)[:, 1]
+    explained = probability >= min_probability
+    trees = occlusion.tree_arrays(model, features.shape[1])
+    if trees is not None:
+        return probability, occlusion.log_odds_drops(
+            trees, features, reference, explained
+        )
+    log.info("drivers: predicting the model once per feature")
+    return probability, predicted_log_odds_drops(
+        model, features, reference, probability, explained
+    )
+
+
+def predicted_log_odds_drops(
+    model: HistGradientBoostingClassifier,
+    features: np.ndarray,
+    reference: np.ndarray,
+    probability: np.ndarray,
+    explained: np.ndarray,
+) -> np.ndarray:
+    """The log-odds drops of ``occlusion_contributions``, one batch per feature."""
     log_odds = _logit(probability)
     contributions = np.zeros_like(features)
-    explained = probability >= min_probability
     for j in range(features.shape[1]):
         # users already at the reference value contribute exactly 0
         changed = explained & (features[:, j] != reference[j])
@@ -1003,7 +1027,7 @@ def occlusion_contributions(
         contributions[changed, j] = log_odds[changed] - _logit(
             model.predict_proba(occluded)[:, 1]
         )
-    return probability, contributions
+    return contributions
 
 
 def _driver_columns(

@@ -3,7 +3,9 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier
 
+from ulm import occlusion
 from ulm.churn import (
     DAILY_COLUMNS,
     FEATURE_COLUMNS,
@@ -12,6 +14,8 @@ from ulm.churn import (
     build_training_rows,
     holdout_split,
     lift_at_top_fraction,
+    occlusion_contributions,
+    predicted_log_odds_drops,
     recency_bucket_rates,
     risk_band,
     score_churn,
@@ -469,3 +473,55 @@ def test_no_eligible_user_at_the_scoring_cutoff(hand_daily):
     assert len(result.scores) == 0
     assert list(result.scores.columns) == list(SCORE_COLUMNS)
     assert "no eligible users" in note(result, "churn")
+
+
+def occlusion_problem(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    features = rng.normal(size=(3000, 6))
+    features[:, 2] = rng.integers(0, 4, size=3000)  # ties with the reference
+    features[rng.random(3000) < 0.05, 4] = np.nan
+    logit = 1.5 * features[:, 0] - features[:, 1] * features[:, 2] + 0.5
+    labels = (rng.random(3000) < 1 / (1 + np.exp(-logit))).astype(int)
+    return features, labels
+
+
+def test_tree_walk_drops_equal_predicting_the_occluded_rows():
+    features, labels = occlusion_problem(seed=5)
+    model = HistGradientBoostingClassifier(max_iter=30, random_state=0)
+    model.fit(features, labels)
+    reference = np.nanmedian(features, axis=0)
+    scored = features[:500]
+
+    probability, drops = occlusion_contributions(
+        model, scored, reference, min_probability=0.4
+    )
+    explained = probability >= 0.4
+    expected = predicted_log_odds_drops(
+        model, scored, reference, probability, explained
+    )
+
+    assert occlusion.tree_arrays(model, scored.shape[1]) is not None
+    np.testing.assert_allclose(drops, expected, rtol=0, atol=1e-9)
+    assert (drops[~explained] == 0).all()
+    assert (drops[scored[:, 2] == reference[2], 2] == 0).all()
+    # the signal features move the odds; feature 5 is noise the trees barely use
+    assert np.abs(drops[explained, 0]).mean() > 0.3
+    assert np.abs(drops[explained, 0]).mean() > np.abs(drops[explained, 5]).mean()
+
+
+def test_a_model_with_categorical_splits_is_predicted_per_feature():
+    features, labels = occlusion_problem(seed=6)
+    features[:, 2] = np.abs(features[:, 2])
+    model = HistGradientBoostingClassifier(
+        max_iter=20, random_state=0, categorical_features=[2]
+    )
+    model.fit(features, labels)
+    reference = np.nanmedian(features, axis=0)
+
+    assert occlusion.tree_arrays(model, features.shape[1]) is None
+    probability, drops = occlusion_contributions(model, features[:200], reference)
+    expected = predicted_log_odds_drops(
+        model, features[:200], reference, probability, np.ones(200, dtype=bool)
+    )
+    np.testing.assert_array_equal(drops, expected)
+    assert np.abs(drops[:, 0]).max() > 0
