@@ -71,8 +71,9 @@ Drivers
     Occlusion: for each feature in turn, every scored user's value is replaced
     by the median of that feature over the production training rows and the
     drop of the churn log-odds
-    is measured, ``logit(p(actual)) - logit(p(median))`` (natural log; one
-    batch prediction per feature). ``driver_1..3`` are the three features with
+    is measured, ``logit(p(actual)) - logit(p(median))`` (natural log; only
+    the trees whose path for the user tests the feature are walked again,
+    see ``ulm.occlusion``). ``driver_1..3`` are the three features with
     the largest positive contribution, written as
     ``"days_since_last_active=45 (+1.32)"``: +0.69 means that this value alone
     doubles the odds of churn compared with a typical value. Log-odds rather
