@@ -402,6 +402,9 @@ def recommend(
         m, neighbours, n, batch_size, popular_index, extra_users.size, n_threads
     )
     user_ids = np.concatenate([m.user_ids, extra_users])
+    if extra_users.size:
+        # ordered while rows are still codes: cheaper than moving the id texts
+        result = _sorted_by_user(result, user_ids)
     frame = pd.DataFrame(
         {
             "user_id": _ids_at(user_ids, result.users),
@@ -409,12 +412,13 @@ def recommend(
             "score": result.scores,
             "rank": result.ranks.astype(np.int64),
             "source_item_id": _ids_at(catalog, result.sources),
-            "strategy": np.where(result.from_cf, CF_STRATEGY, POPULAR_STRATEGY),
+            "strategy": _ids_at(
+                np.array([POPULAR_STRATEGY, CF_STRATEGY], dtype=object),
+                result.from_cf.astype(np.int64),
+            ),
         },
         columns=RECOMMENDATION_COLUMNS,
     )
-    if extra_users.size:
-        frame = _sorted_by_user(frame, user_ids, result.users)
     log.info(
         "recommendations: %d users scored (%d from the matrix, %d without history), "
         "%d rows (%d item_cf, %d popular)",
@@ -1169,14 +1173,20 @@ def _ids_at(ids: np.ndarray, positions: np.ndarray) -> Any:
     return pd.array(dictionary.take(pa.array(positions, mask=missing)), dtype="str")
 
 
-def _sorted_by_user(
-    frame: pd.DataFrame, user_ids: np.ndarray, users: np.ndarray
-) -> pd.DataFrame:
-    """Rows ordered by user id (then rank, which each user's rows already follow)."""
+def _sorted_by_user(result: _Recommendations, user_ids: np.ndarray) -> _Recommendations:
+    """Rows ordered by user id (then rank, which each user's rows already follow);
+    ``result.users`` are positions in ``user_ids``."""
     position = np.empty(user_ids.size, dtype=np.int64)
     position[np.argsort(user_ids, kind="stable")] = np.arange(user_ids.size)
-    order = np.argsort(position[users], kind="stable")
-    return frame.iloc[order].reset_index(drop=True)
+    order = np.argsort(position[result.users], kind="stable")
+    return _Recommendations(
+        users=result.users[order],
+        items=result.items[order],
+        scores=result.scores[order],
+        ranks=result.ranks[order],
+        sources=result.sources[order],
+        from_cf=result.from_cf[order],
+    )
 
 
 # --- evaluation -------------------------------------------------------------------
