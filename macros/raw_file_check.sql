@@ -62,11 +62,11 @@
         ) }}
     {%- endif -%}
     {%- for file in files if file not in parquet_files -%}
-        {#- A line with an odd number of double quotes opens a quoted value
-            that runs onto the next line, which the parallel reader cannot
-            split. Read as Latin-1 here, where every byte is a character, so
-            a file that is not UTF-8 reaches the check below, which names
-            that problem. -#}
+        {#- Every line read whole as UTF-8 text. A line that is not UTF-8 is
+            recorded, not raised (the reader's own error would name options
+            no var can set), and stops the build naming it. Then a line with
+            an odd number of double quotes opens a quoted value that runs
+            onto the next line, which the parallel reader cannot split. -#}
         {%- set line_check = run_query(
             "select min(line_number) filter (where (length(line)"
             ~ " - length(replace(line, '\"', ''))) % 2 = 1), count(*)"
@@ -74,8 +74,29 @@
             ~ " line_number, line from read_csv(" ~ sql_string(file)
             ~ ", columns = {'line': 'varchar'}, header = false,"
             ~ " delim = '\x1f', quote = '', escape = '', auto_detect = false,"
-            ~ " strict_mode = false, encoding = 'latin-1'))"
+            ~ " strict_mode = false, encoding = 'utf-8', store_rejects = true,"
+            ~ " rejects_table = 'ulm_line_errors',"
+            ~ " rejects_scan = 'ulm_line_scans'))"
         ).rows[0] -%}
+        {#- The reject tables keep the scans of earlier files, and a scan
+            without rejects adds no row: match the scan by its file. -#}
+        {%- set not_utf8 = run_query(
+            "select min(errors.line) from ulm_line_errors as errors"
+            ~ " inner join ulm_line_scans as scans"
+            ~ " on errors.scan_id = scans.scan_id"
+            ~ " and errors.file_id = scans.file_id"
+            ~ " where scans.file_path = " ~ sql_string(file)
+            ~ " and upper(errors.error_type) = 'INVALID ENCODING'"
+        ).rows[0][0] -%}
+        {%- if not_utf8 is not none -%}
+            {{ exceptions.raise_compiler_error(
+                "The file '" ~ file ~ "' (var " ~ path_var ~ ") is not UTF-8: "
+                ~ "line " ~ not_utf8 ~ " holds bytes that are not UTF-8 text "
+                ~ "(a file saved as Latin-1 or Windows-1252 is the usual "
+                ~ "cause). Write the file as UTF-8, for example with "
+                ~ "iconv -f latin1 -t utf-8, then build again."
+            ) }}
+        {%- endif -%}
         {%- set spanning = line_check[0] -%}
         {%- if line_check[1] == 0 -%}
             {{ exceptions.raise_compiler_error(

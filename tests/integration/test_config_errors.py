@@ -231,6 +231,48 @@ def test_a_value_that_spans_lines_stops_with_the_line(tmp_path: Path) -> None:
     )
 
 
+def test_a_file_that_is_not_utf8_stops_naming_the_line(tmp_path: Path) -> None:
+    events = tmp_path / "events.csv"
+    events.write_bytes(
+        b"event_id,user_id,event_at,event_type,item_id\n"
+        b"e1,u1,2024-01-01T00:00:00Z,view,i1\n"
+        b"e2,Jos\xe9,2024-01-01T00:01:00Z,view,i2\n"
+    )
+    result = build_events_alone(events, tmp_path / "ulm.duckdb")
+
+    assert result.returncode != 0
+    assert (
+        f"The file '{events}' (var raw_events_path) is not UTF-8: line 3 holds "
+        "bytes that are not UTF-8 text" in output_of(result)
+    )
+    assert "Write the file as UTF-8" in output_of(result)
+
+
+def test_utf8_text_beyond_latin1_is_read_as_it_is(tmp_path: Path) -> None:
+    # the second bytes of \u00dc and \u00df, and bytes of the CJK and emoji
+    # ids, lie in 0x80-0x9f, which a Latin-1 read of the file refuses
+    users = ["\u00dcrsula", "Stra\u00dfe", "\u7528\u6237", "\U0001f600", "Jos\u00e9"]
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "event_id,user_id,event_at,event_type,item_id\n"
+        + "".join(
+            f"e{n},{user},2024-01-0{n + 1}T10:00:00Z,view,\u00eftem{n % 2}\n"
+            for n, user in enumerate(users)
+        ),
+        encoding="utf-8",
+    )
+    database = tmp_path / "ulm.duckdb"
+    result = build_events_alone(events, database)
+
+    assert result.returncode == 0, output_of(result)
+    assert sorted(
+        row[0] for row in query(database, "select user_id from marts.dim_users")
+    ) == sorted(users)
+    assert sorted(
+        row[0] for row in query(database, "select item_id from marts.dim_items")
+    ) == ["\u00eftem0", "\u00eftem1"]
+
+
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
