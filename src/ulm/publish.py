@@ -8,6 +8,13 @@ step. A reader that has the old file open keeps reading a consistent old
 snapshot; a new connection sees the whole new build; nobody sees part of
 one. A copy that fails removes its new file and leaves the published one
 as it was; files left by a killed build are removed by the next publish.
+
+The copy can come in two steps, so that most of it overlaps the last
+models of a build: ``stage_tables`` copies the tables that are ready into
+the new file, and ``publish_tables``, later in the same process, adds the
+rest and the manifest and renames the file. When no staged file is found
+for the published path (another process staged it, or it was removed),
+``publish_tables`` copies every table itself.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import logging
 import os
 import secrets
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -32,6 +40,16 @@ MANIFEST_TABLE = "marts.ulm_published"
 TEMP_MARKER = ".tmp-"
 
 _UINT64 = 2**64
+
+
+@dataclass
+class _Staged:
+    path: Path
+    manifest: pd.DataFrame
+
+
+# new files staged by this process, by published path
+_staged: dict[Path, _Staged] = {}
 
 
 def published_path(working_file: str | Path | None = None) -> Path:
@@ -89,6 +107,43 @@ def table_checksum(
     return int(rows), hashlib.md5(text.encode()).hexdigest()
 
 
+def stage_tables(
+    connection: duckdb.DuckDBPyConnection, tables: Sequence[str], published: Path
+) -> pd.DataFrame:
+    """Copy `tables` into a new file beside `published`, for publish_tables to finish.
+
+    Returns one row per table, sorted by table_name: table_name, checksum,
+    rows. Files that earlier builds left beside `published` are removed first.
+    """
+    if not tables:
+        raise ValueError("stage_tables needs at least one table to copy")
+    published = Path(published).absolute()
+    cursor = connection.cursor()
+    try:
+        _refuse_working_file(cursor, published)
+        published.parent.mkdir(parents=True, exist_ok=True)
+        with _publish_lock(published):
+            _staged.pop(published, None)
+            _remove_leftovers(published)
+            temp = _new_file_path(published)
+            try:
+                manifest = _write_new_file(cursor, tables, temp)
+            except BaseException:
+                _remove_files([temp, _wal_path(temp)])
+                log.error("staging for %s failed; nothing was published", published)
+                raise
+            _staged[published] = _Staged(temp, manifest)
+    finally:
+        cursor.close()
+    log.info(
+        "staged %d tables, %d rows, in %s",
+        len(manifest),
+        int(manifest["rows"].sum()),
+        temp,
+    )
+    return manifest
+
+
 def publish_tables(
     connection: duckdb.DuckDBPyConnection,
     tables: Sequence[str],
@@ -97,9 +152,11 @@ def publish_tables(
 ) -> pd.DataFrame:
     """Copy `tables` (schema.name) into a new file and swap it onto `published`.
 
-    Returns one row per table, sorted by table_name: table_name, checksum,
-    rows, as_of_date. The same rows are written into the published file as
-    marts.ulm_published, so a reader can tell which build it sees.
+    Tables that stage_tables already copied for `published` in this process
+    are not copied again. Returns one row per table, sorted by table_name:
+    table_name, checksum, rows, as_of_date. The same rows are written into
+    the published file as marts.ulm_published, so a reader can tell which
+    build it sees.
     """
     if not tables:
         raise ValueError("publish_tables needs at least one table to publish")
@@ -111,12 +168,13 @@ def publish_tables(
         _refuse_working_file(cursor, published)
         published.parent.mkdir(parents=True, exist_ok=True)
         with _publish_lock(published):
-            _remove_leftovers(published)
-            temp = published.with_name(
-                f"{published.name}{TEMP_MARKER}{secrets.token_hex(8)}"
-            )
+            staged = _usable_staged(published, tables)
+            _remove_leftovers(published, keep=staged.path if staged else None)
+            temp = staged.path if staged else _new_file_path(published)
             try:
-                manifest = _write_new_file(cursor, tables, temp, as_of_date)
+                done = staged.manifest if staged else _empty_manifest()
+                rest = [table for table in tables if table not in set(done.table_name)]
+                manifest = _finish_file(cursor, rest, temp, done, as_of_date)
                 _remove_stale_wal(published)
                 os.replace(temp, published)
                 _sync_folder(published.parent)
@@ -124,37 +182,93 @@ def publish_tables(
                 _remove_files([temp, _wal_path(temp)])
                 log.error("publish failed; %s is unchanged", published)
                 raise
+            finally:
+                _staged.pop(published, None)
     finally:
         cursor.close()
 
     log.info(
-        "published %d tables, %d rows, to %s",
+        "published %d tables (%d staged before), %d rows, to %s",
         len(manifest),
+        len(staged.manifest) if staged else 0,
         int(manifest["rows"].sum()),
         published,
     )
     return manifest
 
 
-def _write_new_file(
-    cursor: duckdb.DuckDBPyConnection,
-    tables: Sequence[str],
-    path: Path,
-    as_of_date: date | None,
-) -> pd.DataFrame:
-    source = cursor.execute("select current_database()").fetchall()[0][0]
+def _usable_staged(published: Path, tables: Sequence[str]) -> _Staged | None:
+    """This process's staged file for `published`, if it still exists and
+    holds only tables of `tables`."""
+    staged = _staged.get(published)
+    if staged is None:
+        return None
+    if not staged.path.exists() or not set(staged.manifest.table_name) <= set(tables):
+        log.warning(
+            "the staged copy %s is gone or stale; copying every table", staged.path
+        )
+        return None
+    return staged
+
+
+def _new_file_path(published: Path) -> Path:
+    return published.with_name(f"{published.name}{TEMP_MARKER}{secrets.token_hex(8)}")
+
+
+def _empty_manifest() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "table_name": pd.Series(dtype=object),
+            "checksum": pd.Series(dtype=object),
+            "rows": pd.Series(dtype="int64"),
+        }
+    )
+
+
+@contextlib.contextmanager
+def _attached(cursor: duckdb.DuckDBPyConnection, path: Path) -> Iterator[str]:
+    """The file at `path` (created when new) attached; checkpointed on success."""
     target = f"ulm_publish_{path.name.rsplit('-', 1)[-1]}"
     cursor.execute("set TimeZone = 'UTC'")
     cursor.execute(f"attach '{_sql_text(path)}' as {target}")
     try:
-        manifest = _copy_tables(cursor, tables, source, target, as_of_date)
-        _write_manifest(cursor, manifest, target)
+        yield target
         cursor.execute(f"checkpoint {target}")
     except BaseException:
         with contextlib.suppress(duckdb.Error):
             cursor.execute(f"detach {target}")
         raise
     cursor.execute(f"detach {target}")
+
+
+def _write_new_file(
+    cursor: duckdb.DuckDBPyConnection, tables: Sequence[str], path: Path
+) -> pd.DataFrame:
+    """Copy `tables` into the file at `path`; their rows and checksums."""
+    source = cursor.execute("select current_database()").fetchall()[0][0]
+    with _attached(cursor, path) as target:
+        return _copy_tables(cursor, tables, source, target)
+
+
+def _finish_file(
+    cursor: duckdb.DuckDBPyConnection,
+    tables: Sequence[str],
+    path: Path,
+    copied_before: pd.DataFrame,
+    as_of_date: date | None,
+) -> pd.DataFrame:
+    """Copy `tables` into the file at `path` and write the manifest of these
+    and of `copied_before` into it as marts.ulm_published; the manifest."""
+    source = cursor.execute("select current_database()").fetchall()[0][0]
+    with _attached(cursor, path) as target:
+        copied = _copy_tables(cursor, tables, source, target)
+        parts = [part for part in (copied_before, copied) if len(part)]
+        manifest = pd.concat(parts, ignore_index=True) if parts else copied
+        manifest = manifest.sort_values("table_name", kind="stable")
+        manifest = manifest.reset_index(drop=True)
+        manifest["rows"] = manifest["rows"].astype("int64")
+        manifest["as_of_date"] = pd.Series([as_of_date] * len(manifest), dtype=object)
+        _write_manifest(cursor, manifest, target)
     return manifest
 
 
@@ -182,7 +296,6 @@ def _copy_tables(
     tables: Sequence[str],
     source: str,
     target: str,
-    as_of_date: date | None,
 ) -> pd.DataFrame:
     rows: list[dict] = []
     for table in sorted(tables):
@@ -194,17 +307,11 @@ def _copy_tables(
         )
         count, checksum = table_checksum(cursor, table, target)
         log.info("copied %s: %d rows, checksum %s", table, count, checksum)
-        rows.append(
-            {
-                "table_name": table,
-                "checksum": checksum,
-                "rows": count,
-                "as_of_date": as_of_date,
-            }
-        )
+        rows.append({"table_name": table, "checksum": checksum, "rows": count})
+    if not rows:
+        return _empty_manifest()
     manifest = pd.DataFrame(rows)
     manifest["rows"] = manifest["rows"].astype("int64")
-    manifest["as_of_date"] = manifest["as_of_date"].astype(object)
     return manifest
 
 
@@ -235,11 +342,13 @@ def _publish_lock(published: Path) -> Iterator[None]:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
-def _remove_leftovers(published: Path) -> None:
+def _remove_leftovers(published: Path, keep: Path | None = None) -> None:
+    """Remove new files that earlier publishes left beside `published`."""
+    kept = {keep, _wal_path(keep)} if keep else set()
     leftovers = sorted(
         path
         for path in published.parent.glob(f"{published.name}{TEMP_MARKER}*")
-        if path.is_file()
+        if path.is_file() and path not in kept
     )
     _remove_files(leftovers)
     if leftovers:

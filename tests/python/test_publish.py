@@ -220,3 +220,54 @@ def test_published_path_is_beside_the_working_file_unless_set(
 
     monkeypatch.setenv("ULM_PUBLISHED_PATH", str(tmp_path / "bi.duckdb"))
     assert publish.published_path(working_file) == tmp_path / "bi.duckdb"
+
+
+def test_staged_tables_are_published_with_the_rest_as_one_copy_would_be(
+    working, published, tmp_path
+):
+    one_step = publish.publish_tables(
+        working, TABLES, tmp_path / "one" / "ulm.duckdb", as_of_date=date(2024, 3, 1)
+    )
+
+    staged = publish.stage_tables(working, TABLES[:2], published)
+    assert staged.table_name.tolist() == TABLES[:2]
+    assert not published.exists()
+    # a later change to a staged table is not seen: it was copied when staged
+    working.execute("insert into marts.dim_items values ('i3', 'garden')")
+    two_steps = publish.publish_tables(
+        working, TABLES, published, as_of_date=date(2024, 3, 1)
+    )
+
+    assert two_steps.equals(one_step)
+    assert read(published, "select count(*) from marts.dim_items") == [(2,)]
+    assert read(published, "select table_name from marts.ulm_published") == [
+        (table,) for table in TABLES
+    ]
+    assert folder_names(published) == ["ulm.duckdb", "ulm.duckdb.lock"]
+
+
+def test_a_staged_file_that_is_gone_means_copying_every_table(working, published):
+    publish.stage_tables(working, ["marts.fct_orders"], published)
+    for leftover in published.parent.glob("ulm.duckdb.tmp-*"):
+        leftover.unlink()
+
+    manifest = publish.publish_tables(working, TABLES, published)
+
+    assert manifest.table_name.tolist() == TABLES
+    assert read(published, "select count(*) from marts.fct_orders") == [(3,)]
+
+
+def test_staging_removes_the_files_of_an_earlier_build_but_not_its_own(
+    working, published
+):
+    publish.stage_tables(working, ["marts.fct_orders"], published)
+    earlier = sorted(published.parent.glob("ulm.duckdb.tmp-*"))
+    assert len(earlier) == 1
+
+    publish.stage_tables(working, ["marts.dim_items"], published)
+    now = sorted(published.parent.glob("ulm.duckdb.tmp-*"))
+    assert len(now) == 1 and now != earlier
+
+    manifest = publish.publish_tables(working, TABLES, published)
+    assert manifest.table_name.tolist() == TABLES
+    assert folder_names(published) == ["ulm.duckdb", "ulm.duckdb.lock"]
