@@ -111,10 +111,7 @@ def log_odds_drops(
     Rows where ``explained`` is false, and features already at the reference
     value, get 0.
     """
-    return _drops(
-        np.ascontiguousarray(features, dtype=np.float64),
-        np.ascontiguousarray(reference, dtype=np.float64),
-        np.ascontiguousarray(explained, dtype=np.bool_),
+    nodes = (
         trees.value,
         trees.feature,
         trees.threshold,
@@ -122,6 +119,12 @@ def log_odds_drops(
         trees.left,
         trees.right,
         trees.is_leaf,
+    )
+    return _drops(
+        np.ascontiguousarray(features, dtype=np.float64),
+        np.ascontiguousarray(reference, dtype=np.float64),
+        np.ascontiguousarray(explained, dtype=np.bool_),
+        nodes,
         trees.roots,
         trees.feature_tree_starts,
         trees.trees_of_feature,
@@ -129,22 +132,12 @@ def log_odds_drops(
 
 
 @numba.njit(nogil=True, cache=True)
-def _walk(
-    root,
-    row,
-    swapped,
-    swapped_value,
-    value,
-    feature,
-    threshold,
-    missing_left,
-    left,
-    right,
-    is_leaf,
-):
+def _walk(node, row, swapped, swapped_value, nodes):
+    """Leaf value and the features the path tested (bits), for `row` with
+    feature `swapped` (-1: none) read as `swapped_value`."""
+    value, feature, threshold, missing_left, left, right, is_leaf = nodes
     # the fitted predictor's own walk: a missing value follows missing_left,
     # any other goes left when at most the threshold
-    node = root
     path = np.uint64(0)
     while not is_leaf[node]:
         f = feature[node]
@@ -161,19 +154,7 @@ def _walk(
 
 @numba.njit(nogil=True, cache=True)
 def _drops(
-    features,
-    reference,
-    explained,
-    value,
-    feature,
-    threshold,
-    missing_left,
-    left,
-    right,
-    is_leaf,
-    roots,
-    feature_tree_starts,
-    trees_of_feature,
+    features, reference, explained, nodes, roots, feature_tree_starts, trees_of_feature
 ):
     n_rows, n_features = features.shape
     drops = np.zeros((n_rows, n_features))
@@ -184,19 +165,7 @@ def _drops(
             continue
         row = features[i]
         for t in range(roots.size):
-            own[t], paths[t] = _walk(
-                roots[t],
-                row,
-                -1,
-                0.0,
-                value,
-                feature,
-                threshold,
-                missing_left,
-                left,
-                right,
-                is_leaf,
-            )
+            own[t], paths[t] = _walk(roots[t], row, -1, 0.0, nodes)
         for j in range(n_features):
             x = row[j]
             if x == reference[j] or (np.isnan(x) and np.isnan(reference[j])):
@@ -207,19 +176,7 @@ def _drops(
                 t = trees_of_feature[k]
                 if paths[t] & bit == 0:
                     continue
-                occluded, _ = _walk(
-                    roots[t],
-                    row,
-                    j,
-                    reference[j],
-                    value,
-                    feature,
-                    threshold,
-                    missing_left,
-                    left,
-                    right,
-                    is_leaf,
-                )
+                occluded, _ = _walk(roots[t], row, j, reference[j], nodes)
                 drop += own[t] - occluded
             drops[i, j] = drop
     return drops

@@ -118,23 +118,17 @@ def stage_tables(
     if not tables:
         raise ValueError("stage_tables needs at least one table to copy")
     published = Path(published).absolute()
-    cursor = connection.cursor()
-    try:
-        _refuse_working_file(cursor, published)
-        published.parent.mkdir(parents=True, exist_ok=True)
-        with _publish_lock(published):
-            _staged.pop(published, None)
-            _remove_leftovers(published)
-            temp = _new_file_path(published)
-            try:
-                manifest = _write_new_file(cursor, tables, temp)
-            except BaseException:
-                _remove_files([temp, _wal_path(temp)])
-                log.error("staging for %s failed; nothing was published", published)
-                raise
-            _staged[published] = _Staged(temp, manifest)
-    finally:
-        cursor.close()
+    with _locked_cursor(connection, published) as cursor:
+        _staged.pop(published, None)
+        _remove_leftovers(published)
+        temp = _new_file_path(published)
+        try:
+            manifest = _write_new_file(cursor, tables, temp)
+        except BaseException:
+            _remove_files([temp, _wal_path(temp)])
+            log.error("staging for %s failed; nothing was published", published)
+            raise
+        _staged[published] = _Staged(temp, manifest)
     log.info(
         "staged %d tables, %d rows, in %s",
         len(manifest),
@@ -161,31 +155,23 @@ def publish_tables(
     if not tables:
         raise ValueError("publish_tables needs at least one table to publish")
     published = Path(published).absolute()
-    # A cursor of its own: the build's cursor may hold an open transaction,
-    # and one DuckDB transaction writes to one database only.
-    cursor = connection.cursor()
-    try:
-        _refuse_working_file(cursor, published)
-        published.parent.mkdir(parents=True, exist_ok=True)
-        with _publish_lock(published):
-            staged = _usable_staged(published, tables)
-            _remove_leftovers(published, keep=staged.path if staged else None)
-            temp = staged.path if staged else _new_file_path(published)
-            try:
-                done = staged.manifest if staged else _empty_manifest()
-                rest = [table for table in tables if table not in set(done.table_name)]
-                manifest = _finish_file(cursor, rest, temp, done, as_of_date)
-                _remove_stale_wal(published)
-                os.replace(temp, published)
-                _sync_folder(published.parent)
-            except BaseException:
-                _remove_files([temp, _wal_path(temp)])
-                log.error("publish failed; %s is unchanged", published)
-                raise
-            finally:
-                _staged.pop(published, None)
-    finally:
-        cursor.close()
+    with _locked_cursor(connection, published) as cursor:
+        staged = _usable_staged(published, tables)
+        _remove_leftovers(published, keep=staged.path if staged else None)
+        temp = staged.path if staged else _new_file_path(published)
+        try:
+            done = staged.manifest if staged else _empty_manifest()
+            rest = [table for table in tables if table not in set(done.table_name)]
+            manifest = _finish_file(cursor, rest, temp, done, as_of_date)
+            _remove_stale_wal(published)
+            os.replace(temp, published)
+            _sync_folder(published.parent)
+        except BaseException:
+            _remove_files([temp, _wal_path(temp)])
+            log.error("publish failed; %s is unchanged", published)
+            raise
+        finally:
+            _staged.pop(published, None)
 
     log.info(
         "published %d tables (%d staged before), %d rows, to %s",
@@ -195,6 +181,25 @@ def publish_tables(
         published,
     )
     return manifest
+
+
+@contextlib.contextmanager
+def _locked_cursor(
+    connection: duckdb.DuckDBPyConnection, published: Path
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor of its own, holding the lock of `published`.
+
+    The build's cursor may hold an open transaction, and one DuckDB
+    transaction writes to one database only.
+    """
+    cursor = connection.cursor()
+    try:
+        _refuse_working_file(cursor, published)
+        published.parent.mkdir(parents=True, exist_ok=True)
+        with _publish_lock(published):
+            yield cursor
+    finally:
+        cursor.close()
 
 
 def _usable_staged(published: Path, tables: Sequence[str]) -> _Staged | None:
