@@ -51,9 +51,6 @@ class TreeArrays:
     right: np.ndarray
     is_leaf: np.ndarray
     roots: np.ndarray
-    # per feature, the trees that split on it: trees_of_feature[starts[j]:starts[j+1]]
-    feature_tree_starts: np.ndarray
-    trees_of_feature: np.ndarray
 
 
 def tree_arrays(model: object, n_features: int) -> TreeArrays | None:
@@ -78,12 +75,6 @@ def tree_arrays(model: object, n_features: int) -> TreeArrays | None:
     feature = every["feature_idx"].astype(np.int64)
     if (feature[~is_leaf] >= n_features).any() or (feature[~is_leaf] < 0).any():
         return None
-
-    uses = np.zeros((len(nodes), n_features), dtype=np.bool_)
-    tree_of_node = np.repeat(np.arange(len(nodes)), sizes)
-    uses[tree_of_node[~is_leaf], feature[~is_leaf]] = True
-    by_feature = [np.flatnonzero(uses[:, j]) for j in range(n_features)]
-    starts = np.concatenate(([0], np.cumsum([len(t) for t in by_feature])))
     return TreeArrays(
         value=every["value"].astype(np.float64),
         feature=feature,
@@ -93,10 +84,6 @@ def tree_arrays(model: object, n_features: int) -> TreeArrays | None:
         right=every["right"].astype(np.int64) + offsets,
         is_leaf=is_leaf,
         roots=roots,
-        feature_tree_starts=starts.astype(np.int64),
-        trees_of_feature=np.concatenate(by_feature).astype(np.int64)
-        if by_feature
-        else np.empty(0, dtype=np.int64),
     )
 
 
@@ -126,8 +113,6 @@ def log_odds_drops(
         np.ascontiguousarray(explained, dtype=np.bool_),
         nodes,
         trees.roots,
-        trees.feature_tree_starts,
-        trees.trees_of_feature,
     )
 
 
@@ -153,9 +138,7 @@ def _walk(node, row, swapped, swapped_value, nodes):
 
 
 @numba.njit(nogil=True, cache=True)
-def _drops(
-    features, reference, explained, nodes, roots, feature_tree_starts, trees_of_feature
-):
+def _drops(features, reference, explained, nodes, roots):
     n_rows, n_features = features.shape
     drops = np.zeros((n_rows, n_features))
     own = np.empty(roots.size)
@@ -172,8 +155,7 @@ def _drops(
                 continue
             bit = np.uint64(1) << np.uint64(j)
             drop = 0.0
-            for k in range(feature_tree_starts[j], feature_tree_starts[j + 1]):
-                t = trees_of_feature[k]
+            for t in range(roots.size):
                 if paths[t] & bit == 0:
                     continue
                 occluded, _ = _walk(roots[t], row, j, reference[j], nodes)

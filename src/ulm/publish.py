@@ -162,7 +162,7 @@ def publish_tables(
         try:
             done = staged.manifest if staged else _empty_manifest()
             rest = [table for table in tables if table not in set(done.table_name)]
-            manifest = _finish_file(cursor, rest, temp, done, as_of_date)
+            manifest = _write_new_file(cursor, rest, temp, (done, as_of_date))
             _remove_stale_wal(published)
             os.replace(temp, published)
             _sync_folder(published.parent)
@@ -247,31 +247,27 @@ def _attached(cursor: duckdb.DuckDBPyConnection, path: Path) -> Iterator[str]:
 
 
 def _write_new_file(
-    cursor: duckdb.DuckDBPyConnection, tables: Sequence[str], path: Path
-) -> pd.DataFrame:
-    """Copy `tables` into the file at `path`; their rows and checksums."""
-    source = cursor.execute("select current_database()").fetchall()[0][0]
-    with _attached(cursor, path) as target:
-        return _copy_tables(cursor, tables, source, target)
-
-
-def _finish_file(
     cursor: duckdb.DuckDBPyConnection,
     tables: Sequence[str],
     path: Path,
-    copied_before: pd.DataFrame,
-    as_of_date: date | None,
+    finish: tuple[pd.DataFrame, date | None] | None = None,
 ) -> pd.DataFrame:
-    """Copy `tables` into the file at `path` and write the manifest of these
-    and of `copied_before` into it as marts.ulm_published; the manifest."""
+    """Copy `tables` into the file at `path`; their rows and checksums.
+
+    With `finish` (the tables copied before, and the as_of_date), also write
+    the manifest of those and of these into the file as marts.ulm_published,
+    and return it.
+    """
     source = cursor.execute("select current_database()").fetchall()[0][0]
     with _attached(cursor, path) as target:
         copied = _copy_tables(cursor, tables, source, target)
+        if finish is None:
+            return copied
+        copied_before, as_of_date = finish
         parts = [part for part in (copied_before, copied) if len(part)]
         manifest = pd.concat(parts, ignore_index=True) if parts else copied
         manifest = manifest.sort_values("table_name", kind="stable")
         manifest = manifest.reset_index(drop=True)
-        manifest["rows"] = manifest["rows"].astype("int64")
         manifest["as_of_date"] = pd.Series([as_of_date] * len(manifest), dtype=object)
         _write_manifest(cursor, manifest, target)
     return manifest
